@@ -1,0 +1,1 @@
+"""ProdOps: a self-hosted product operations platform."""

@@ -1,0 +1,1 @@
+"""Business domains, one package each; see ARCHITECTURE.md for the tiers."""

@@ -1,0 +1,1 @@
+"""Identity and access: users and roles, passwords, sessions, API tokens, password reset."""

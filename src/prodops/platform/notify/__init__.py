@@ -1,0 +1,1 @@
+"""Outgoing notifications: e-mail over SMTP and signed webhooks."""

@@ -1,0 +1,1 @@
+"""Organisation structure: products (product lines) and teams; every domain scopes its records to them."""

@@ -1,0 +1,169 @@
+"""The web shell: templates, page-or-partial rendering, formatting filters, flash messages, charts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import nh3
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, FileSystemLoader
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from prodops.platform.config import get_settings
+from prodops.platform.registry import DOMAINS, registry
+
+WEB_DIR = Path(__file__).parent
+STATIC_DIR = WEB_DIR / "static"
+_PACKAGE_DIR = WEB_DIR.parent.parent
+
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CHF": "CHF "}
+
+
+def _template_dirs() -> list[Path]:
+    dirs = [WEB_DIR / "templates"]
+    for domain in DOMAINS:
+        candidate = _PACKAGE_DIR / "domains" / domain / "templates"
+        if candidate.is_dir():
+            dirs.append(candidate)
+    return dirs
+
+
+templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+templates.env.loader = ChoiceLoader([FileSystemLoader(str(d)) for d in _template_dirs()])
+templates.env.trim_blocks = True
+templates.env.lstrip_blocks = True
+
+
+# --- formatting for people -------------------------------------------------------------------
+
+
+def fmt_number(value: float | int | None, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def fmt_compact(value: float | int | None) -> str:
+    """12400 → 12.4K, 1200000 → 1.2M."""
+    if value is None:
+        return "—"
+    v = float(value)
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(v) >= size:
+            text = f"{v / size:.1f}".rstrip("0").rstrip(".")
+            return f"{text}{suffix}"
+    return f"{v:,.0f}"
+
+
+def fmt_money(value: float | int | None, compact: bool = True) -> str:
+    if value is None:
+        return "—"
+    symbol = CURRENCY_SYMBOLS.get(get_settings().currency, get_settings().currency + " ")
+    return f"{symbol}{fmt_compact(value) if compact else fmt_number(value)}"
+
+
+def fmt_ago(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    if value is None:
+        return "never"
+    now = now or dt.datetime.now(dt.UTC)
+    seconds = (now - value).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    for unit, size in (("year", 31536000), ("month", 2592000), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = math.floor(seconds / size)
+            text = f"{n} {unit}{'s' if n != 1 else ''}"
+            return f"in {text}" if future else f"{text} ago"
+    return "just now"
+
+
+def time_tag(value: dt.datetime | None) -> Markup:
+    """A relative time with the exact UTC time on hover."""
+    if value is None:
+        return Markup("<span>never</span>")
+    exact = value.strftime("%Y-%m-%d %H:%M UTC")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(value.isoformat(), exact, fmt_ago(value))
+
+
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").enable("strikethrough")
+
+
+def render_markdown(text: str | None) -> Markup:
+    """Markdown to HTML, sanitised: user text is never trusted."""
+    html = _md.render(text or "")
+    return Markup(nh3.clean(html, link_rel="noopener noreferrer nofollow"))
+
+
+def url_with(request: Request, **changes: Any) -> str:
+    """The current URL with some query parameters replaced (None removes one)."""
+    params = dict(request.query_params)
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    query = urlencode(params)
+    return f"{request.url.path}?{query}" if query else request.url.path
+
+
+templates.env.filters.update(
+    number=fmt_number, compact=fmt_compact, money=fmt_money, ago=fmt_ago, time=time_tag, markdown=render_markdown
+)
+templates.env.globals.update(url_with=url_with, tojson=lambda v: Markup(json.dumps(v)))
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def is_htmx(request: Request) -> bool:
+    """True for an HTMX request that wants a fragment, not a whole page (boosted navigations get pages)."""
+    return request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
+
+
+def flash(request: Request, message: str, kind: str = "success") -> None:
+    request.session.setdefault("flash", []).append({"message": message, "kind": kind})
+
+
+def _nav_for(user: Any) -> list[dict[str, Any]]:
+    sections: dict[str, list[Any]] = {}
+    if user is None:
+        return []
+    for entry in registry.nav:
+        if user.has_role(entry.min_role):
+            sections.setdefault(entry.section, []).append(entry)
+    return [{"name": name, "entries": entries} for name, entries in sections.items()]
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    partial: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """Render a page, or its ``partial`` template when HTMX asks for a fragment."""
+    from prodops.platform.deps import csrf_token
+
+    principal = getattr(request.state, "principal", None)
+    user = principal.user if principal is not None else None
+    ctx: dict[str, Any] = {
+        "request": request,
+        "user": user,
+        "nav": _nav_for(user),
+        "csrf_token": csrf_token(request),
+        "flashes": request.session.pop("flash", []) if "flash" in request.session else [],
+        "settings": get_settings(),
+    }
+    ctx.update(context or {})
+    name = partial if partial and is_htmx(request) else template
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code, headers=headers)

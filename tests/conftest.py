@@ -1,0 +1,157 @@
+"""Test set-up: a real database (SQLite file, or PostgreSQL when PRODOPS_DATABASE_URL is set), jobs inline.
+
+The environment is fixed before any prodops module is imported, so settings are read once, correctly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+_DATA = Path(tempfile.mkdtemp(prefix="prodops-test-"))
+os.environ.update(
+    {
+        "PRODOPS_ENVIRONMENT": "test",
+        "PRODOPS_JOBS_IMMEDIATE": "true",
+        "PRODOPS_DATA_DIR": str(_DATA),
+        "PRODOPS_SECRET_KEY": "test-secret-key-not-for-production",
+        "PRODOPS_EMBEDDED_WORKER": "false",
+        "PRODOPS_WEBHOOK_RETRY_BASE_SECONDS": "0",
+    }
+)
+os.environ.pop("PRODOPS_REDIS_URL", None)
+
+import pytest  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from prodops.platform.audit import Actor  # noqa: E402
+from prodops.platform.config import get_settings  # noqa: E402
+from prodops.platform.db import Base, get_engine, session_scope  # noqa: E402
+from prodops.platform.identity import service as identity  # noqa: E402
+from prodops.platform.identity.models import User  # noqa: E402
+from prodops.platform.identity.schemas import TokenCreate, UserCreate  # noqa: E402
+from prodops.platform.identity.security import login_limiter  # noqa: E402
+from prodops.platform.registry import load_domains  # noqa: E402
+
+PASSWORD = "correct-horse-battery"
+CSRF_META = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def _fresh_schema() -> None:
+    engine = get_engine()
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    from prodops.migrate import upgrade
+
+    upgrade("head")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _schema() -> Iterator[None]:
+    load_domains()
+    _fresh_schema()
+    yield
+    get_engine().dispose()
+
+
+def _truncate() -> None:
+    engine = get_engine()
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f'DELETE FROM "{name}"'))
+
+
+@pytest.fixture(autouse=True)
+def _clean_db() -> Iterator[None]:
+    yield
+    _truncate()
+    login_limiter.reset()
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    with session_scope() as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def app():  # type: ignore[no-untyped-def]
+    from prodops.web import create_app
+
+    return create_app()
+
+
+class Client(TestClient):
+    """A TestClient that knows its session's CSRF token once signed in."""
+
+    csrf: str = ""
+    user: User | None = None
+
+    def refresh_csrf(self) -> str:
+        page = self.get("/login")
+        match = CSRF_META.search(page.text)
+        assert match, "no CSRF meta tag on the page"
+        self.csrf = match.group(1)
+        return self.csrf
+
+    def form(self, url: str, data: dict[str, object] | None = None, **kwargs: object):  # type: ignore[no-untyped-def]
+        body = {"csrf_token": self.csrf, **(data or {})}
+        return self.post(url, data=body, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def client(app) -> Iterator[Client]:  # type: ignore[no-untyped-def]
+    with Client(app, base_url="http://testserver") as c:
+        yield c
+
+
+def make_user(role: str = "member", email: str | None = None, password: str = PASSWORD) -> User:
+    email = email or f"{role}-{os.urandom(3).hex()}@example.com"
+    with session_scope() as s:
+        return identity.create_user(s, Actor.system("test"), UserCreate(email=email, role=role, password=password))  # type: ignore[arg-type]
+
+
+def login(client: Client, user: User, password: str = PASSWORD) -> Client:
+    client.refresh_csrf()
+    response = client.form("/login", {"email": user.email, "password": password}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    client.refresh_csrf()
+    client.user = user
+    return client
+
+
+def make_token(user: User, scope: str = "write") -> str:
+    with session_scope() as s:
+        _, secret = identity.create_token(s, Actor.system("test"), user.id, TokenCreate(name="test", scope=scope))  # type: ignore[arg-type]
+    return secret
+
+
+@pytest.fixture
+def admin_client(client: Client) -> Client:
+    return login(client, make_user("admin"))
+
+
+@pytest.fixture
+def member_client(client: Client) -> Client:
+    return login(client, make_user("member"))
+
+
+@pytest.fixture
+def viewer_client(client: Client) -> Client:
+    return login(client, make_user("viewer"))
+
+
+@pytest.fixture
+def settings():  # type: ignore[no-untyped-def]
+    return get_settings()
