@@ -107,6 +107,7 @@ def load_domains() -> Registry:
         "prodops.platform.identity.routes",
         "prodops.platform.org.routes",
         "prodops.platform.audit_routes",
+        "prodops.platform.notify.models",
         "prodops.platform.notify.email",
         "prodops.platform.notify.routes",
         "prodops.platform.identity.commands",
