@@ -115,13 +115,22 @@ def _access_of(route: APIRoute) -> list[str]:
     return sorted(set(found))
 
 
+def api_routes(routes: list[Any]) -> list[APIRoute]:
+    """Every API route, looking inside included routers (FastAPI keeps them as lazy wrappers)."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif (inner := getattr(route, "original_router", None)) is not None:
+            found.extend(api_routes(list(inner.routes)))
+    return found
+
+
 def route_access(app: FastAPI) -> dict[tuple[str, str], str]:
     """Who may call each route, as ``{(method, path): level}``; raises if a route declares none or several."""
     table: dict[tuple[str, str], str] = {}
     problems = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
+    for route in api_routes(app.routes):
         levels = _access_of(route)
         if len(levels) != 1:
             problems.append(f"{sorted(route.methods)} {route.path}: {levels or 'no access declaration'}")
