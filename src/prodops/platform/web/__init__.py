@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from contextvars import ContextVar
 import math
 from pathlib import Path
 from typing import Any
@@ -114,10 +115,13 @@ def url_with(request: Request, **changes: Any) -> str:
     return f"{request.url.path}?{query}" if query else request.url.path
 
 
+# The CSRF token of the request being rendered, readable from macros imported without context.
+_current_csrf: ContextVar[str] = ContextVar("current_csrf", default="")
+
 templates.env.filters.update(
     number=fmt_number, compact=fmt_compact, money=fmt_money, ago=fmt_ago, time=time_tag, markdown=render_markdown
 )
-templates.env.globals.update(url_with=url_with, tojson=lambda v: Markup(json.dumps(v)))
+templates.env.globals.update(url_with=url_with, tojson=lambda v: Markup(json.dumps(v)), current_csrf=_current_csrf.get)
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -156,11 +160,13 @@ def render(
 
     principal = getattr(request.state, "principal", None)
     user = principal.user if principal is not None else None
+    token = csrf_token(request)
+    _current_csrf.set(token)
     ctx: dict[str, Any] = {
         "request": request,
         "user": user,
         "nav": _nav_for(user),
-        "csrf_token": csrf_token(request),
+        "csrf_token": token,
         "flashes": request.session.pop("flash", []) if "flash" in request.session else [],
         "settings": get_settings(),
     }
