@@ -46,6 +46,8 @@ def upgrade() -> None:
     sa.Column('next_attempt_at', prodops.platform.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', prodops.platform.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('delivered_at', prodops.platform.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('redelivery_of_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['redelivery_of_id'], ['webhook_deliveries.id'], name=op.f('fk_webhook_deliveries_redelivery_of_id_webhook_deliveries'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['subscription_id'], ['webhook_subscriptions.id'], name=op.f('fk_webhook_deliveries_subscription_id_webhook_subscriptions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries'))
     )

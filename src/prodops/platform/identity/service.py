@@ -142,20 +142,15 @@ def request_password_reset(session: Session, email: str) -> None:
             )
         )
         link = f"{settings.base_url.rstrip('/')}/password/reset/{token}"
-        address = user.email
-        name = user.display_name
+        from prodops.platform.notify.email import send_email_on_commit
 
-        def send() -> None:
-            from prodops.platform.notify.email import send_email_job
-
-            send_email_job(
-                address,
-                "Reset your ProdOps password",
-                "password_reset",
-                {"name": name, "link": link, "minutes": settings.password_reset_ttl_minutes},
-            )
-
-        events.on_commit(session, send)
+        send_email_on_commit(
+            session,
+            user.email,
+            "Reset your ProdOps password",
+            "password_reset",
+            {"name": user.display_name, "link": link, "minutes": settings.password_reset_ttl_minutes},
+        )
 
 
 def _valid_reset(session: Session, token: str) -> PasswordResetToken | None:

@@ -1,28 +1,40 @@
-"""E-mail over SMTP with HTML and plain-text parts rendered from templates."""
+"""E-mail over SMTP with HTML and plain-text parts rendered from templates.
+
+Each e-mail is a pair of templates under ``web/templates/emails/``: ``<name>.txt`` and
+``<name>.html``, extending ``_layout.txt`` and ``_layout.html``. Services never talk to the SMTP
+server: they call :func:`send_email_on_commit` inside their transaction, and a background job sends
+the message once the transaction has committed (nothing is sent for a rollback).
+"""
 
 from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy.orm import Session
 
+from prodops.platform import events
 from prodops.platform.config import get_settings
-from prodops.platform.jobs import huey
 from prodops.platform.web import WEB_DIR
 
 _env = Environment(
     loader=FileSystemLoader(str(WEB_DIR / "templates" / "emails")),
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    # A missing variable is a bug to see in the logs, not a blank in a sent e-mail.
+    undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    keep_trailing_newline=True,
 )
 
 
-def build_message(to: str, subject: str, template: str, context: dict[str, Any]) -> EmailMessage:
+def build_message(to: str, subject: str, template: str, context: Mapping[str, Any]) -> EmailMessage:
+    """A multipart/alternative message: the text part first, the HTML part preferred by mail clients."""
     settings = get_settings()
     msg = EmailMessage()
     msg["From"] = settings.mail_from
@@ -30,16 +42,24 @@ def build_message(to: str, subject: str, template: str, context: dict[str, Any])
     msg["Subject"] = subject
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain="prodops")
-    ctx = {"subject": subject, "base_url": settings.base_url, **context}
+    # RFC 3834: tells auto-responders (out-of-office replies) not to answer.
+    msg["Auto-Submitted"] = "auto-generated"
+    ctx = {"subject": subject, "base_url": settings.base_url.rstrip("/"), **context}
     msg.set_content(_env.get_template(f"{template}.txt").render(ctx))
     msg.add_alternative(_env.get_template(f"{template}.html").render(ctx), subtype="html")
     return msg
 
 
 def deliver(msg: EmailMessage) -> None:
+    """Hand one message to the configured SMTP server."""
     settings = get_settings()
     if settings.smtp_tls == "ssl":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds, context=ssl.create_default_context())
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            settings.smtp_host,
+            settings.smtp_port,
+            timeout=settings.smtp_timeout_seconds,
+            context=ssl.create_default_context(),
+        )
     else:
         client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds)
     with client:
@@ -50,7 +70,14 @@ def deliver(msg: EmailMessage) -> None:
         client.send_message(msg)
 
 
-@huey.task(retries=3, retry_delay=60)
-def send_email_job(to: str, subject: str, template: str, context: dict[str, Any]) -> None:
-    """Render and send one e-mail; retried if the SMTP server is unreachable."""
-    deliver(build_message(to, subject, template, context))
+def send_email(to: str, subject: str, template: str, context: Mapping[str, Any]) -> None:
+    """Queue one e-mail now. ``context`` must hold plain values: it travels through the job queue."""
+    from prodops.platform.notify.jobs import send_email_job
+
+    send_email_job(to, subject, template, dict(context))
+
+
+def send_email_on_commit(session: Session, to: str, subject: str, template: str, context: Mapping[str, Any]) -> None:
+    """Queue one e-mail once the caller's transaction commits (services use this)."""
+    plain = dict(context)
+    events.on_commit(session, lambda: send_email(to, subject, template, plain))

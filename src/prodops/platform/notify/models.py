@@ -23,7 +23,9 @@ class WebhookSubscription(TimestampMixin, Base):
     payload_format: Mapped[str] = mapped_column(String(10), default="json")  # json | slack
     is_active: Mapped[bool] = mapped_column(default=True)
 
-    deliveries: Mapped[list[WebhookDelivery]] = relationship(back_populates="subscription", cascade="all, delete-orphan", passive_deletes=True)
+    deliveries: Mapped[list[WebhookDelivery]] = relationship(
+        back_populates="subscription", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class WebhookDelivery(Base):
@@ -42,5 +44,7 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[dt.datetime | None]
+    # A manual redelivery is a new delivery of the same payload; this points at the one it repeats.
+    redelivery_of_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="SET NULL"))
 
     subscription: Mapped[WebhookSubscription] = relationship(back_populates="deliveries")
