@@ -29,3 +29,37 @@ def purge_password_resets() -> None:
 
 
 schedule("purge_password_resets", "daily 03:17 UTC: delete expired password-reset links")
+
+
+@huey.periodic_task(crontab(minute="*/30"))
+def purge_uploads() -> None:
+    """Delete import uploads older than a day (abandoned import wizards)."""
+    from prodops.platform.tabular import cleanup_uploads
+
+    cleanup_uploads()
+
+
+schedule("purge_uploads", "every 30 minutes: delete import uploads older than a day")
+
+
+@huey.periodic_task(crontab(minute="*/5"))
+def requeue_stale_webhooks() -> None:
+    """Re-queue pending webhook deliveries whose queued attempt was lost (e.g. a Redis flush)."""
+    from prodops.platform.notify import jobs, service
+
+    with session_scope() as session:
+        for delivery_id in service.stale_pending(session):
+            jobs.enqueue_delivery(delivery_id)
+
+
+@huey.periodic_task(crontab(minute="41", hour="4"))
+def purge_webhook_deliveries() -> None:
+    """Delete finished webhook deliveries older than 30 days."""
+    from prodops.platform.notify import service
+
+    with session_scope() as session:
+        service.purge_deliveries(session)
+
+
+schedule("requeue_stale_webhooks", "every 5 minutes: re-queue webhook deliveries overdue by 15 minutes")
+schedule("purge_webhook_deliveries", "daily 04:41 UTC: delete finished webhook deliveries older than 30 days")

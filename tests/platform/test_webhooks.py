@@ -662,3 +662,27 @@ def test_viewers_and_members_are_refused_everywhere(app: Any, client: Client, re
         assert s.get(WebhookSubscription, hook.id) is not None
         assert s.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
     assert len(receiver.requests) == 1
+
+
+def test_lost_pending_deliveries_are_requeued_and_old_ones_purged(receiver: Receiver, session: Session) -> None:
+    import datetime as dt
+
+    from prodops.platform.db import transaction, utcnow
+    from prodops.worker import purge_webhook_deliveries, requeue_stale_webhooks
+
+    hook = subscribe(receiver.url(), ["org.product.created"])
+    receiver.statuses = [500] * 10
+    with session_scope() as s, transaction(s):
+        s.add(WebhookDelivery(subscription_id=hook.id, event="org.product.created", payload={"id": 1},
+                              created_at=utcnow() - dt.timedelta(hours=1)))
+    (lost,) = deliveries(session, hook.id)
+    assert lost.status == "pending" and lost.attempts == 0
+    receiver.statuses = [200]
+    requeue_stale_webhooks.call_local()
+    (row,) = deliveries(session, hook.id)
+    assert (row.status, row.attempts) == ("succeeded", 1)
+
+    with session_scope() as s, transaction(s):
+        s.get(WebhookDelivery, row.id).created_at = utcnow() - dt.timedelta(days=31)  # type: ignore[union-attr]
+    purge_webhook_deliveries.call_local()
+    assert deliveries(session, hook.id) == []

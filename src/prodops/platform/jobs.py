@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from typing import Any, ParamSpec, Protocol
 
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
@@ -30,6 +32,32 @@ def make_huey(settings: Settings) -> Huey:
 
 
 huey: Huey = make_huey(get_settings())
+
+
+P = ParamSpec("P")
+
+
+class Task(Protocol[P]):
+    """The typed face of a Huey task: call it to enqueue, ``schedule`` to run it later."""
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> object: ...
+
+    def call_local(self, *args: P.args, **kwargs: P.kwargs) -> object: ...
+
+    def schedule(
+        self, args: tuple[Any, ...] | None = None, kwargs: dict[str, Any] | None = None, *, delay: float
+    ) -> object: ...
+
+
+def task(**options: Any) -> Callable[[Callable[P, None]], Task[P]]:
+    """``@huey.task(...)`` with the signature kept for the type checker."""
+
+    def decorate(fn: Callable[P, None]) -> Task[P]:
+        wrapped: Task[P] = huey.task(**options)(fn)
+        return wrapped
+
+    return decorate
+
 
 
 class _QuietConsumer(Consumer):

@@ -108,7 +108,7 @@ def load_domains() -> Registry:
         "prodops.platform.org.routes",
         "prodops.platform.audit_routes",
         "prodops.platform.notify.models",
-        "prodops.platform.notify.email",
+        "prodops.platform.notify.jobs",
         "prodops.platform.notify.routes",
         "prodops.platform.identity.commands",
     ):

@@ -6,40 +6,14 @@ Importing this module subscribes the webhook fan-out to every domain event.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any, ParamSpec, Protocol
+from typing import Any
 
 from prodops.platform import events
 from prodops.platform.db import session_scope
-from prodops.platform.jobs import huey
+from prodops.platform.jobs import task
 from prodops.platform.notify import email, queries, service
 
 log = logging.getLogger(__name__)
-
-P = ParamSpec("P")
-
-
-class Task(Protocol[P]):
-    """The typed face of a Huey task: call it to enqueue, ``schedule`` to run it later."""
-
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> object: ...
-
-    def call_local(self, *args: P.args, **kwargs: P.kwargs) -> object: ...
-
-    def schedule(
-        self, args: tuple[Any, ...] | None = None, kwargs: dict[str, Any] | None = None, *, delay: float
-    ) -> object: ...
-
-
-def task(**options: Any) -> Callable[[Callable[P, None]], Task[P]]:
-    """``@huey.task(...)`` with the signature kept for the type checker."""
-
-    def decorate(fn: Callable[P, None]) -> Task[P]:
-        wrapped: Task[P] = huey.task(**options)(fn)
-        return wrapped
-
-    return decorate
-
 
 @task(retries=3, retry_delay=60)
 def send_email_job(to: str, subject: str, template: str, context: dict[str, Any]) -> None:

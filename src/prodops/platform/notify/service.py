@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from prodops.platform import audit, events
@@ -329,3 +330,24 @@ def attempt_delivery(session: Session, delivery_id: int) -> DeliveryOut | None:
 
             events.on_commit(session, lambda: jobs.enqueue_delivery(delivery_id, delay))
         return DeliveryOut.model_validate(row)
+
+
+def stale_pending(session: Session, grace: dt.timedelta = dt.timedelta(minutes=15)) -> list[int]:
+    """Pending deliveries whose queued attempt is overdue by ``grace`` (its job was lost, e.g. a queue flush)."""
+    cutoff = utcnow() - grace
+    overdue = (WebhookDelivery.next_attempt_at < cutoff) | (
+        WebhookDelivery.next_attempt_at.is_(None) & (WebhookDelivery.created_at < cutoff)
+    )
+    stmt = select(WebhookDelivery.id).where(WebhookDelivery.status == "pending", overdue).limit(1000)
+    return list(session.scalars(stmt))
+
+
+def purge_deliveries(session: Session, older_than: dt.timedelta = dt.timedelta(days=30)) -> int:
+    """Delete finished deliveries older than ``older_than`` (the log keeps a month)."""
+    with transaction(session):
+        result = session.execute(
+            delete(WebhookDelivery).where(
+                WebhookDelivery.status != "pending", WebhookDelivery.created_at < utcnow() - older_than
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -133,7 +133,8 @@ def is_htmx(request: Request) -> bool:
 
 
 def flash(request: Request, message: str, kind: str = "success") -> None:
-    request.session.setdefault("flash", []).append({"message": message, "kind": kind})
+    # Reassign rather than append in place: the session only notices assignments.
+    request.session["flash"] = [*request.session.get("flash", []), {"message": message, "kind": kind}]
 
 
 def _nav_for(user: Any) -> list[dict[str, Any]]:
