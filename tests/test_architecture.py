@@ -8,12 +8,37 @@ from pathlib import Path
 from prodops.platform.registry import DOMAINS
 
 SRC = Path(__file__).parent.parent / "src" / "prodops"
-ALLOWED_FILES = {"__init__.py", "models.py", "schemas.py", "queries.py", "service.py", "routes.py", "jobs.py",
-                 "commands.py", "demo.py", "datasets.py", "events.py"}
+ALLOWED_FILES = {
+    "__init__.py",
+    "models.py",
+    "schemas.py",
+    "queries.py",
+    "service.py",
+    "routes.py",
+    "jobs.py",
+    "commands.py",
+    "demo.py",
+    "datasets.py",
+    "events.py",
+}
 CROSS_DOMAIN_OK = {"service", "schemas", "events"}
 
-TIER = {"customers": 1, "knowledge": 1, "techstack": 1, "features": 2, "analytics": 2, "feedback": 3, "surveys": 4,
-        "portal": 4, "escalations": 4, "requests": 4, "roadmap": 5, "experiments": 5, "releases": 6, "reports": 7}
+TIER = {
+    "customers": 1,
+    "knowledge": 1,
+    "techstack": 1,
+    "features": 2,
+    "analytics": 2,
+    "feedback": 3,
+    "surveys": 4,
+    "portal": 4,
+    "escalations": 4,
+    "requests": 4,
+    "roadmap": 5,
+    "experiments": 5,
+    "releases": 6,
+    "reports": 7,
+}
 
 
 def _imports(path: Path) -> list[str]:
@@ -50,13 +75,17 @@ def test_domains_talk_only_through_service_schemas_and_events_of_lower_tiers() -
                 if TIER.get(other, 99) >= TIER.get(domain, 0):
                     problems.append(f"{path.relative_to(SRC)} imports {module}: {other} is not a lower tier")
                 elif len(parts) > 3 and parts[3] not in CROSS_DOMAIN_OK:
-                    problems.append(f"{path.relative_to(SRC)} imports {module}: only service, schemas and events may be used")
+                    problems.append(
+                        f"{path.relative_to(SRC)} imports {module}: only service, schemas and events may be used"
+                    )
     assert not problems, "\n".join(problems)
 
 
 def test_routes_never_commit() -> None:
     offenders = [str(p.relative_to(SRC)) for p in SRC.rglob("routes.py") if ".commit(" in p.read_text(encoding="utf-8")]
-    offenders += [str(p.relative_to(SRC)) for p in SRC.rglob("queries.py") if ".commit(" in p.read_text(encoding="utf-8")]
+    offenders += [
+        str(p.relative_to(SRC)) for p in SRC.rglob("queries.py") if ".commit(" in p.read_text(encoding="utf-8")
+    ]
     assert not offenders, f"routes and queries must not commit: {offenders}"
 
 

@@ -12,7 +12,9 @@ from prodops.platform.config import get_settings
 from prodops.platform.registry import load_domains
 
 console = Console()
-app = typer.Typer(help="ProdOps: self-hosted product operations.", no_args_is_help=True, pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="ProdOps: self-hosted product operations.", no_args_is_help=True, pretty_exceptions_show_locals=False
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -30,7 +32,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Uvicorn worker processes (use a separate `prodops worker` when > 1).")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="Uvicorn worker processes (use a separate `prodops worker` when > 1).")
+    ] = 1,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
 ) -> None:
     """Serve the web UI and API (with an embedded job consumer unless PRODOPS_EMBEDDED_WORKER=false)."""
@@ -38,11 +42,21 @@ def serve(
 
     logging.basicConfig(level=get_settings().log_level)
     console.print(f"ProdOps is serving on [bold]http://{host}:{port}[/bold]  (Ctrl+C to stop)")
-    uvicorn.run("prodops.web:create_app", factory=True, host=host, port=port, workers=workers, reload=reload, log_level=get_settings().log_level.lower())
+    uvicorn.run(
+        "prodops.web:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        log_level=get_settings().log_level.lower(),
+    )
 
 
 @app.command()
-def worker(threads: Annotated[int | None, typer.Option(help="Worker threads (default PRODOPS_WORKER_THREADS).")] = None) -> None:
+def worker(
+    threads: Annotated[int | None, typer.Option(help="Worker threads (default PRODOPS_WORKER_THREADS).")] = None,
+) -> None:
     """Run background jobs and periodic schedules in this process."""
     from huey.consumer import Consumer
 
@@ -51,7 +65,9 @@ def worker(threads: Annotated[int | None, typer.Option(help="Worker threads (def
 
     logging.basicConfig(level=get_settings().log_level)
     load_domains()
-    console.print(f"Worker consuming {type(huey.storage).__name__} with {threads or get_settings().worker_threads} threads; schedules: {', '.join(schedules.SCHEDULES)}")
+    console.print(
+        f"Worker consuming {type(huey.storage).__name__} with {threads or get_settings().worker_threads} threads; schedules: {', '.join(schedules.SCHEDULES)}"
+    )
     Consumer(huey, workers=threads or get_settings().worker_threads, worker_type="thread").run()
 
 
@@ -68,7 +84,9 @@ def demo(
     settings = get_settings()
     upgrade("head")
     run_demo(console)
-    console.print(f"\nSign in at [bold]http://{host}:{port}[/bold] as [bold]{settings.demo_admin_email}[/bold] with password [bold]{settings.demo_admin_password}[/bold]")
+    console.print(
+        f"\nSign in at [bold]http://{host}:{port}[/bold] as [bold]{settings.demo_admin_email}[/bold] with password [bold]{settings.demo_admin_password}[/bold]"
+    )
     if serve_after:
         serve(host=host, port=port, workers=1, reload=False)
 

@@ -51,7 +51,10 @@ def error_response(request: Request, status: int, message: str | None = None, de
     if _wants_json(request):
         return JSONResponse({"detail": detail if detail is not None else (message or default)}, status_code=status)
     return render(
-        request, "errors/error.html", {"status_code": status, "title": title, "message": message or default}, status_code=status
+        request,
+        "errors/error.html",
+        {"status_code": status, "title": title, "message": message or default},
+        status_code=status,
     )
 
 
@@ -96,7 +99,13 @@ class BodyLimitMiddleware:
 
     async def _reject(self, send: Send) -> None:
         body = b'{"detail":"Request body too large"}'
-        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -132,10 +141,11 @@ def route_access(app: FastAPI) -> dict[tuple[str, str], str]:
     problems = []
     for route in api_routes(app.routes):
         levels = _access_of(route)
+        methods = sorted(route.methods or ())
         if len(levels) != 1:
-            problems.append(f"{sorted(route.methods)} {route.path}: {levels or 'no access declaration'}")
+            problems.append(f"{methods} {route.path}: {levels or 'no access declaration'}")
             continue
-        for method in route.methods:
+        for method in methods:
             table[(method, route.path)] = levels[0]
     if problems:
         raise RuntimeError("every route must declare exactly one access level:\n" + "\n".join(problems))
@@ -200,7 +210,9 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        response = error_response(request, exc.status_code, None if exc.status_code == 404 else str(exc.detail), exc.detail)
+        response = error_response(
+            request, exc.status_code, None if exc.status_code == 404 else str(exc.detail), exc.detail
+        )
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
         return response
@@ -235,7 +247,9 @@ def create_app() -> FastAPI:
 
     @app.get("/static/vendor/vega-embed.js", dependencies=[PUBLIC_API], include_in_schema=False)
     def vega_embed() -> Response:
-        return Response(vega_embed_bundle(), media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+        return Response(
+            vega_embed_bundle(), media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
+        )
 
     for router in reg.routers:
         app.include_router(router)

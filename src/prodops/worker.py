@@ -9,7 +9,7 @@ from sqlalchemy import delete
 
 from prodops.platform.db import session_scope, transaction, utcnow
 from prodops.platform.identity.models import PasswordResetToken
-from prodops.platform.jobs import huey
+from prodops.platform.jobs import periodic
 from prodops.platform.registry import load_domains
 
 load_domains()
@@ -21,17 +21,19 @@ def schedule(name: str, description: str) -> None:
     SCHEDULES[name] = description
 
 
-@huey.periodic_task(crontab(minute="17", hour="3"))
+@periodic(crontab(minute="17", hour="3"))
 def purge_password_resets() -> None:
     """Delete password-reset links that expired more than a day ago."""
     with session_scope() as session, transaction(session):
-        session.execute(delete(PasswordResetToken).where(PasswordResetToken.expires_at < utcnow() - dt.timedelta(days=1)))
+        session.execute(
+            delete(PasswordResetToken).where(PasswordResetToken.expires_at < utcnow() - dt.timedelta(days=1))
+        )
 
 
 schedule("purge_password_resets", "daily 03:17 UTC: delete expired password-reset links")
 
 
-@huey.periodic_task(crontab(minute="*/30"))
+@periodic(crontab(minute="*/30"))
 def purge_uploads() -> None:
     """Delete import uploads older than a day (abandoned import wizards)."""
     from prodops.platform.tabular import cleanup_uploads
@@ -42,7 +44,7 @@ def purge_uploads() -> None:
 schedule("purge_uploads", "every 30 minutes: delete import uploads older than a day")
 
 
-@huey.periodic_task(crontab(minute="*/5"))
+@periodic(crontab(minute="*/5"))
 def requeue_stale_webhooks() -> None:
     """Re-queue pending webhook deliveries whose queued attempt was lost (e.g. a Redis flush)."""
     from prodops.platform.notify import jobs, service
@@ -52,7 +54,7 @@ def requeue_stale_webhooks() -> None:
             jobs.enqueue_delivery(delivery_id)
 
 
-@huey.periodic_task(crontab(minute="41", hour="4"))
+@periodic(crontab(minute="41", hour="4"))
 def purge_webhook_deliveries() -> None:
     """Delete finished webhook deliveries older than 30 days."""
     from prodops.platform.notify import service

@@ -43,7 +43,9 @@ def test_anonymous_is_refused_everywhere_but_public_routes(app, client: Client) 
         if level in ("public", "public-api"):
             continue
         response = client.request(method, _concrete(path), follow_redirects=False)
-        assert _is_refused_anonymous(response), f"{method} {path} ({level}) answered {response.status_code} to an anonymous caller"
+        assert _is_refused_anonymous(response), (
+            f"{method} {path} ({level}) answered {response.status_code} to an anonymous caller"
+        )
         checked += 1
     assert checked > 20
 
@@ -68,7 +70,9 @@ def test_read_token_cannot_write_anywhere(app, client: Client) -> None:  # type:
     for method, path, level in _routes(app):
         if method in SAFE or level in ("public", "public-api"):
             continue
-        response = client.request(method, _concrete(path), headers={"Authorization": f"Bearer {token}"}, follow_redirects=False)
+        response = client.request(
+            method, _concrete(path), headers={"Authorization": f"Bearer {token}"}, follow_redirects=False
+        )
         assert response.status_code == 403, f"{method} {path} accepted a read-scope token ({response.status_code})"
         checked += 1
     assert checked > 5
@@ -81,7 +85,9 @@ def test_session_writes_need_the_csrf_token(app, client: Client) -> None:  # typ
         if method in SAFE or level == "public-api":
             continue
         response = client.request(method, _concrete(path), follow_redirects=False)
-        assert response.status_code == 403, f"{method} {path} accepted a session write without a CSRF token ({response.status_code})"
+        assert response.status_code == 403, (
+            f"{method} {path} accepted a session write without a CSRF token ({response.status_code})"
+        )
         checked += 1
     assert checked > 5
 

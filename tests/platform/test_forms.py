@@ -23,8 +23,12 @@ class _Forms(HTMLParser):
 
 def test_every_post_form_carries_the_csrf_token(app, admin_client: Client) -> None:  # type: ignore[no-untyped-def]
     pages = sorted(
-        path for (method, path), level in route_access(app).items()
-        if method == "GET" and "{" not in path and not path.startswith("/api/") and level in ("viewer", "member", "admin")
+        path
+        for (method, path), level in route_access(app).items()
+        if method == "GET"
+        and "{" not in path
+        and not path.startswith("/api/")
+        and level in ("viewer", "member", "admin")
         and not path.endswith((".csv", ".xlsx", ".png", ".json"))
     )
     checked = 0
@@ -36,6 +40,8 @@ def test_every_post_form_carries_the_csrf_token(app, admin_client: Client) -> No
         parser.feed(r.text)
         for form in parser.forms:
             if form["method"] == "post":
-                assert form["csrf"] == admin_client.csrf, f"a form on {path} posting to {form['action']} lacks the CSRF token"
+                assert form["csrf"] == admin_client.csrf, (
+                    f"a form on {path} posting to {form['action']} lacks the CSRF token"
+                )
                 checked += 1
     assert checked >= 3

@@ -13,7 +13,9 @@ from tests.conftest import PASSWORD, Client, login, make_token, make_user
 def test_login_sets_a_signed_httponly_samesite_cookie(client: Client) -> None:
     user = make_user("member")
     client.refresh_csrf()
-    r = client.form("/login", {"email": user.email.upper(), "password": PASSWORD, "next": "/account"}, follow_redirects=False)
+    r = client.form(
+        "/login", {"email": user.email.upper(), "password": PASSWORD, "next": "/account"}, follow_redirects=False
+    )
     assert r.status_code == 303 and r.headers["location"] == "/account"
     cookie = r.headers["set-cookie"].lower()
     assert "prodops_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
@@ -39,12 +41,18 @@ def test_account_locks_after_repeated_failures(client: Client, settings, session
     assert r.status_code == 401 and "locked" in r.text
     locked = session.get(User, user.id)
     assert locked is not None and locked.locked_until is not None
-    assert session.scalar(select(func.count()).where(AuditRecord.action == "lock", AuditRecord.entity_id == str(user.id))) == 1
+    assert (
+        session.scalar(select(func.count()).where(AuditRecord.action == "lock", AuditRecord.entity_id == str(user.id)))
+        == 1
+    )
 
 
 def test_login_rate_limit_per_address(client: Client, settings) -> None:  # type: ignore[no-untyped-def]
     client.refresh_csrf()
-    codes = [client.form("/login", {"email": f"x{i}@example.com", "password": "whatever-123"}).status_code for i in range(settings.login_rate_per_minute + 1)]
+    codes = [
+        client.form("/login", {"email": f"x{i}@example.com", "password": "whatever-123"}).status_code
+        for i in range(settings.login_rate_per_minute + 1)
+    ]
     assert codes[-1] == 429 and set(codes[:-1]) == {401}
 
 
@@ -59,7 +67,9 @@ def test_next_parameter_never_leaves_the_site(client: Client) -> None:
 def test_logout_and_password_change_end_sessions(client: Client) -> None:
     user = make_user()
     login(client, user)
-    r = client.form("/account/password", {"current": PASSWORD, "password": "a-brand-new-password"}, follow_redirects=False)
+    r = client.form(
+        "/account/password", {"current": PASSWORD, "password": "a-brand-new-password"}, follow_redirects=False
+    )
     assert r.status_code == 303
     assert client.get("/api/v1/me").status_code == 200  # this session was renewed
     other = Client(client.app)
@@ -84,7 +94,9 @@ def test_form_post_without_csrf_is_refused(client: Client) -> None:
     login(client, user)
     r = client.post("/admin/users", data={"email": "new@example.com", "password": "long-enough-pw"})
     assert r.status_code == 403
-    r = client.post("/admin/users", data={"email": "new@example.com", "password": "long-enough-pw", "csrf_token": "forged"})
+    r = client.post(
+        "/admin/users", data={"email": "new@example.com", "password": "long-enough-pw", "csrf_token": "forged"}
+    )
     assert r.status_code == 403
 
 
@@ -121,12 +133,18 @@ def test_read_token_reads_but_cannot_write(client: Client) -> None:
 
 def test_viewer_cannot_create_write_tokens(client: Client) -> None:
     token = make_token(make_user("viewer"), "read")
-    r = client.post("/api/v1/tokens", headers={"Authorization": f"Bearer {token}"}, json={"name": "x", "scope": "write"})
+    r = client.post(
+        "/api/v1/tokens", headers={"Authorization": f"Bearer {token}"}, json={"name": "x", "scope": "write"}
+    )
     assert r.status_code == 403  # a read token cannot write at all
 
 
 def test_admin_manages_users_and_the_audit_log_records_it(admin_client: Client, session: Session) -> None:
-    r = admin_client.form("/admin/users", {"email": "new.person@example.com", "password": "long-enough-pw", "role": "viewer"}, follow_redirects=False)
+    r = admin_client.form(
+        "/admin/users",
+        {"email": "new.person@example.com", "password": "long-enough-pw", "role": "viewer"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     new = session.scalars(select(User).where(User.email == "new.person@example.com")).one()
     r = admin_client.form(f"/admin/users/{new.id}", {"role": "member"}, follow_redirects=False)
@@ -143,7 +161,9 @@ def test_admin_manages_users_and_the_audit_log_records_it(admin_client: Client, 
 def test_last_admin_cannot_be_demoted(admin_client: Client) -> None:
     me = admin_client.user
     assert me is not None
-    r = admin_client.patch(f"/api/v1/users/{me.id}", json={"role": "viewer"}, headers={"X-CSRF-Token": admin_client.csrf})
+    r = admin_client.patch(
+        f"/api/v1/users/{me.id}", json={"role": "viewer"}, headers={"X-CSRF-Token": admin_client.csrf}
+    )
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["body", "role"]
 
@@ -151,14 +171,20 @@ def test_last_admin_cannot_be_demoted(admin_client: Client) -> None:
 def test_bad_api_input_names_the_field_and_writes_nothing(admin_client: Client, session: Session) -> None:
     headers = {"X-CSRF-Token": admin_client.csrf}
     before = session.scalar(select(func.count()).select_from(User))
-    r = admin_client.post("/api/v1/users", content=b"{not json", headers={**headers, "Content-Type": "application/json"})
+    r = admin_client.post(
+        "/api/v1/users", content=b"{not json", headers={**headers, "Content-Type": "application/json"}
+    )
     assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
-    r = admin_client.post("/api/v1/users", json={"email": "a@example.com", "password": "long-enough-pw", "colour": "red"}, headers=headers)
+    r = admin_client.post(
+        "/api/v1/users", json={"email": "a@example.com", "password": "long-enough-pw", "colour": "red"}, headers=headers
+    )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "colour"]
     r = admin_client.post("/api/v1/users", json={"email": "not-an-email", "password": 12}, headers=headers)
     locs = {tuple(e["loc"]) for e in r.json()["detail"]}
     assert r.status_code == 422 and ("body", "email") in locs and ("body", "password") in locs
-    r = admin_client.post("/api/v1/users", content=b"x" * (11 * 1024 * 1024), headers={**headers, "Content-Type": "application/json"})
+    r = admin_client.post(
+        "/api/v1/users", content=b"x" * (11 * 1024 * 1024), headers={**headers, "Content-Type": "application/json"}
+    )
     assert r.status_code == 413
     assert session.scalar(select(func.count()).select_from(User)) == before
 

@@ -673,8 +673,14 @@ def test_lost_pending_deliveries_are_requeued_and_old_ones_purged(receiver: Rece
     hook = subscribe(receiver.url(), ["org.product.created"])
     receiver.statuses = [500] * 10
     with session_scope() as s, transaction(s):
-        s.add(WebhookDelivery(subscription_id=hook.id, event="org.product.created", payload={"id": 1},
-                              created_at=utcnow() - dt.timedelta(hours=1)))
+        s.add(
+            WebhookDelivery(
+                subscription_id=hook.id,
+                event="org.product.created",
+                payload={"id": 1},
+                created_at=utcnow() - dt.timedelta(hours=1),
+            )
+        )
     (lost,) = deliveries(session, hook.id)
     assert lost.status == "pending" and lost.attempts == 0
     receiver.statuses = [200]

@@ -47,7 +47,7 @@ class AuditFilters(BaseModel):
     per_page: int = 50
 
 
-def _query(f: AuditFilters) -> Select[tuple[AuditRecord]]:
+def _query(f: AuditFilters) -> Select[AuditRecord]:
     stmt = select(AuditRecord)
     if f.entity_type:
         stmt = stmt.where(AuditRecord.entity_type == f.entity_type)
@@ -69,9 +69,12 @@ def audit_page(request: Request, session: SessionDep, filters: Annotated[AuditFi
     page = paginate(session, _query(filters), filters.page, filters.per_page)
     entity_types = list(session.scalars(select(AuditRecord.entity_type).distinct().order_by(AuditRecord.entity_type)))
     actions = list(session.scalars(select(AuditRecord.action).distinct().order_by(AuditRecord.action)))
-    active = [(k, f"{k.replace('_', ' ')}: {v}") for k, v in filters.model_dump(exclude={"page", "per_page"}).items() if v]
+    active = [
+        (k, f"{k.replace('_', ' ')}: {v}") for k, v in filters.model_dump(exclude={"page", "per_page"}).items() if v
+    ]
     return render(
-        request, "audit/list.html",
+        request,
+        "audit/list.html",
         {"page": page, "filters": filters, "entity_types": entity_types, "actions": actions, "active": active},
     )
 

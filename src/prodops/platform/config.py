@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET = "dev-insecure-change-me"
+DEFAULT_SECRET = "dev-insecure-change-me"  # noqa: S105  # the known default that production refuses
 
 
 class Settings(BaseSettings):
@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     demo_admin_email: str = "admin@example.com"
     """E-mail of the administrator created by `prodops demo`."""
 
-    demo_admin_password: str = "prodops-demo"
+    demo_admin_password: str = "prodops-demo"  # noqa: S105  # the documented demo login
     """Password of the administrator created by `prodops demo`."""
 
     log_level: str = "INFO"

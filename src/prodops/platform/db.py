@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Connection
@@ -51,7 +51,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
 
 
 class TimestampMixin:
@@ -102,7 +106,7 @@ _factory: sessionmaker[Session] | None = None
 
 
 def get_engine() -> Engine:
-    global _engine, _factory
+    global _engine, _factory  # noqa: PLW0603  # the process-wide engine, created on first use
     if _engine is None:
         _engine = make_engine()
         _factory = sessionmaker(bind=_engine, expire_on_commit=False)
@@ -117,7 +121,7 @@ def session_factory() -> sessionmaker[Session]:
 
 def reset_engine() -> None:
     """Drop the cached engine (tests switch databases; settings are re-read)."""
-    global _engine, _factory
+    global _engine, _factory  # noqa: PLW0603  # the process-wide engine, created on first use
     if _engine is not None:
         _engine.dispose()
     _engine = None

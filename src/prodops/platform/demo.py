@@ -32,10 +32,61 @@ TEAMS = [
     ("mobile", "Mobile", "mobile"),
     ("support", "Customer Support", None),
 ]
-FIRST = ["Ava", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi", "Liam", "Maya",
-         "Noah", "Olga", "Priya", "Quinn", "Rosa", "Sam", "Tara", "Umar", "Vera", "Wei", "Ximena", "Yusuf", "Zoe"]
-LAST = ["Adams", "Baker", "Chen", "Diaz", "Evans", "Fischer", "Garcia", "Hughes", "Ito", "Jensen", "Khan", "Lopez",
-        "Martin", "Nakamura", "Okafor", "Patel", "Quist", "Rossi", "Silva", "Tanaka", "Usman", "Varga", "Weber", "Xu", "Young"]
+FIRST = [
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Olga",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wei",
+    "Ximena",
+    "Yusuf",
+    "Zoe",
+]
+LAST = [
+    "Adams",
+    "Baker",
+    "Chen",
+    "Diaz",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Hughes",
+    "Ito",
+    "Jensen",
+    "Khan",
+    "Lopez",
+    "Martin",
+    "Nakamura",
+    "Okafor",
+    "Patel",
+    "Quist",
+    "Rossi",
+    "Silva",
+    "Tanaka",
+    "Usman",
+    "Varga",
+    "Weber",
+    "Xu",
+    "Young",
+]
 
 
 @dataclass
@@ -55,7 +106,12 @@ def _seed_platform(session: Session, ctx: DemoContext) -> str:
         existing = {u.email: u for u in session.scalars(select(User))}
         admin = existing.get(settings.demo_admin_email)
         if admin is None:
-            admin = User(email=settings.demo_admin_email, name="Demo Admin", role="admin", password_hash=hash_password(settings.demo_admin_password))
+            admin = User(
+                email=settings.demo_admin_email,
+                name="Demo Admin",
+                role="admin",
+                password_hash=hash_password(settings.demo_admin_password),
+            )
             session.add(admin)
             created += 1
         # One argon2 hash shared by the demo colleagues keeps seeding fast; they sign in with the same password.

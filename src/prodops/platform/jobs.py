@@ -59,8 +59,17 @@ def task(**options: Any) -> Callable[[Callable[P, None]], Task[P]]:
     return decorate
 
 
+def periodic(cron: Any) -> Callable[[Callable[[], None]], Task[[]]]:
+    """``@huey.periodic_task(cron)`` with the signature kept for the type checker (schedules live in worker.py)."""
 
-class _QuietConsumer(Consumer):
+    def decorate(fn: Callable[[], None]) -> Task[[]]:
+        wrapped: Task[[]] = huey.periodic_task(cron)(fn)
+        return wrapped
+
+    return decorate
+
+
+class _QuietConsumer(Consumer):  # type: ignore[misc]  # huey ships no type hints
     def _set_signal_handlers(self) -> None:
         # The web server owns the process signals; it stops us from its lifespan hook.
         return None

@@ -46,7 +46,9 @@ class Page(Generic[T]):
         return self.number < self.pages
 
 
-def order_by(stmt: Select[Any], sort: str | None, columns: Mapping[str, ColumnElement[Any] | Any], default: str, tiebreak: Any) -> Select[Any]:
+def order_by(
+    stmt: Select[Any], sort: str | None, columns: Mapping[str, ColumnElement[Any] | Any], default: str, tiebreak: Any
+) -> Select[Any]:
     """Apply ``sort`` (a key of ``columns``, ``-`` prefix for descending) or raise a field error."""
     key = sort or default
     desc = key.startswith("-")

@@ -73,7 +73,9 @@ def router(r: APIRouter) -> APIRouter:
     return r
 
 
-def demo_seeder(name: str, order: int = 100) -> Callable[[Callable[[Session, DemoContext], str]], Callable[[Session, DemoContext], str]]:
+def demo_seeder(
+    name: str, order: int = 100
+) -> Callable[[Callable[[Session, DemoContext], str]], Callable[[Session, DemoContext], str]]:
     def decorator(fn: Callable[[Session, DemoContext], str]) -> Callable[[Session, DemoContext], str]:
         if not any(s.name == name for s in registry.demo_seeders):
             registry.demo_seeders.append(DemoSeeder(name, order, fn))

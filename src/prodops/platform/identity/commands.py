@@ -32,13 +32,15 @@ def _fail(exc: ValidationError | ServiceError) -> None:
 @users_app.command("create")
 def users_create(
     email: Annotated[str, typer.Option(help="E-mail address (the sign-in name).")],
-    password: Annotated[str, typer.Option(help="Initial password, at least 10 characters.", prompt=True, hide_input=True)],
+    password: Annotated[
+        str, typer.Option(help="Initial password, at least 10 characters.", prompt=True, hide_input=True)
+    ],
     role: Annotated[str, typer.Option(help="viewer, member or admin.")] = "member",
     name: Annotated[str, typer.Option(help="Display name.")] = "",
 ) -> None:
     """Create a user."""
     try:
-        data = UserCreate(email=email, password=password, role=role, name=name)  # type: ignore[arg-type]
+        data = UserCreate(email=email, password=password, role=role, name=name)
         with session_scope() as session:
             user = service.create_user(session, Actor.system("cli"), data)
             console.print(f"Created {user.role} [bold]{user.email}[/bold] (id {user.id}).")
@@ -54,7 +56,7 @@ def tokens_create(
 ) -> None:
     """Create a personal API token. The token is printed once, on the last line."""
     try:
-        data = TokenCreate(name=name, scope=scope)  # type: ignore[arg-type]
+        data = TokenCreate(name=name, scope=scope)
         with session_scope() as session:
             user = service.get_user_by_email(session, email)
             if user is None:

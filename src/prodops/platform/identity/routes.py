@@ -56,7 +56,12 @@ def login(
     settings = get_settings()
     context = {"next": _safe_next(next), "email": email}
     if not login_limiter.hit(_client_ip(request), settings.login_rate_per_minute):
-        return render(request, "identity/login.html", {**context, "error": "Too many sign-in attempts from your address. Wait a minute and try again."}, status_code=429)
+        return render(
+            request,
+            "identity/login.html",
+            {**context, "error": "Too many sign-in attempts from your address. Wait a minute and try again."},
+            status_code=429,
+        )
     result = service.authenticate(session, email, password)
     if result.user is None:
         return render(request, "identity/login.html", {**context, "error": result.error}, status_code=401)
@@ -79,7 +84,12 @@ def forgot_page(request: Request) -> Response:
 @router.post("/password/forgot", dependencies=[PUBLIC], include_in_schema=False)
 def forgot(request: Request, session: SessionDep, email: Annotated[str, Form(max_length=320)]) -> Response:
     if not login_limiter.hit("reset:" + _client_ip(request), get_settings().login_rate_per_minute):
-        return render(request, "identity/forgot.html", {"error": "Too many requests. Wait a minute and try again."}, status_code=429)
+        return render(
+            request,
+            "identity/forgot.html",
+            {"error": "Too many requests. Wait a minute and try again."},
+            status_code=429,
+        )
     service.request_password_reset(session, email)
     return render(request, "identity/forgot.html", {"sent": True})
 
@@ -91,11 +101,18 @@ def reset_page(request: Request, session: SessionDep, token: str) -> Response:
 
 
 @router.post("/password/reset/{token}", dependencies=[PUBLIC], include_in_schema=False)
-def reset(request: Request, session: SessionDep, token: str, password: Annotated[str, Form(max_length=200)]) -> Response:
+def reset(
+    request: Request, session: SessionDep, token: str, password: Annotated[str, Form(max_length=200)]
+) -> Response:
     try:
         service.reset_password(session, token, password)
     except ServiceError as exc:
-        return render(request, "identity/reset.html", {"token": token, "valid": exc.field != "token", "errors": _field_errors(exc)}, status_code=422)
+        return render(
+            request,
+            "identity/reset.html",
+            {"token": token, "valid": exc.field != "token", "errors": _field_errors(exc)},
+            status_code=422,
+        )
     request.session.clear()
     flash(request, "Your password was changed. Sign in with the new one.")
     return RedirectResponse("/login", status_code=303)
@@ -105,7 +122,9 @@ def reset(request: Request, session: SessionDep, token: str, password: Annotated
 
 
 def _tokens(session: SessionDep, user: User) -> list[ApiToken]:
-    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc())))
+    return list(
+        session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc()))
+    )
 
 
 @router.get("/account", response_class=HTMLResponse, include_in_schema=False)
@@ -115,14 +134,22 @@ def account_page(request: Request, session: SessionDep, user: ViewerUser) -> Res
 
 @router.post("/account/tokens", include_in_schema=False)
 def account_token_create(
-    request: Request, session: SessionDep, user: ViewerUser,
-    name: Annotated[str, Form(max_length=120)], scope: Annotated[str, Form()] = "read",
+    request: Request,
+    session: SessionDep,
+    user: ViewerUser,
+    name: Annotated[str, Form(max_length=120)],
+    scope: Annotated[str, Form()] = "read",
 ) -> Response:
     try:
-        data = TokenCreate(name=name, scope=scope)  # type: ignore[arg-type]
+        data = TokenCreate(name=name, scope=scope)
         _, secret = service.create_token(session, service.actor_for(user), user.id, data)
     except (ValidationError, ServiceError) as exc:
-        return render(request, "identity/account.html", {"tokens": _tokens(session, user), "errors": _field_errors(exc)}, status_code=422)
+        return render(
+            request,
+            "identity/account.html",
+            {"tokens": _tokens(session, user), "errors": _field_errors(exc)},
+            status_code=422,
+        )
     return render(request, "identity/account.html", {"tokens": _tokens(session, user), "new_token": secret})
 
 
@@ -135,17 +162,30 @@ def account_token_revoke(request: Request, session: SessionDep, user: ViewerUser
 
 @router.post("/account/password", include_in_schema=False)
 def account_password(
-    request: Request, session: SessionDep, user: ViewerUser,
-    current: Annotated[str, Form(max_length=200)], password: Annotated[str, Form(max_length=200)],
+    request: Request,
+    session: SessionDep,
+    user: ViewerUser,
+    current: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=200)],
 ) -> Response:
     from prodops.platform.identity.security import verify_password
 
     if not verify_password(current, user.password_hash)[0]:
-        return render(request, "identity/account.html", {"tokens": _tokens(session, user), "errors": {"current": "This is not your current password."}}, status_code=422)
+        return render(
+            request,
+            "identity/account.html",
+            {"tokens": _tokens(session, user), "errors": {"current": "This is not your current password."}},
+            status_code=422,
+        )
     try:
         updated = service.set_password(session, service.actor_for(user), user.id, password)
     except ServiceError as exc:
-        return render(request, "identity/account.html", {"tokens": _tokens(session, user), "errors": _field_errors(exc)}, status_code=422)
+        return render(
+            request,
+            "identity/account.html",
+            {"tokens": _tokens(session, user), "errors": _field_errors(exc)},
+            status_code=422,
+        )
     request.session.update({"epoch": updated.session_epoch})
     flash(request, "Password changed. Other sessions were signed out.")
     return RedirectResponse("/account", status_code=303)
@@ -165,26 +205,41 @@ def users_page(request: Request, session: SessionDep, admin: AdminUser) -> Respo
 
 @router.post("/admin/users", include_in_schema=False)
 def users_create(
-    request: Request, session: SessionDep, admin: AdminUser,
-    email: Annotated[str, Form(max_length=320)], password: Annotated[str, Form(max_length=200)],
-    name: Annotated[str, Form(max_length=200)] = "", role: Annotated[str, Form()] = "member",
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=200)],
+    name: Annotated[str, Form(max_length=200)] = "",
+    role: Annotated[str, Form()] = "member",
 ) -> Response:
     form = {"email": email, "name": name, "role": role}
     try:
-        service.create_user(session, service.actor_for(admin), UserCreate(email=email, name=name, role=role, password=password))  # type: ignore[arg-type]
+        service.create_user(
+            session, service.actor_for(admin), UserCreate(email=email, name=name, role=role, password=password)
+        )
     except (ValidationError, ServiceError) as exc:
-        return render(request, "identity/users.html", {"users": _users(session), "roles": ROLES, "form": form, "errors": _field_errors(exc)}, status_code=422)
+        return render(
+            request,
+            "identity/users.html",
+            {"users": _users(session), "roles": ROLES, "form": form, "errors": _field_errors(exc)},
+            status_code=422,
+        )
     flash(request, f"User {email} created.")
     return RedirectResponse("/admin/users", status_code=303)
 
 
 @router.post("/admin/users/{user_id}", include_in_schema=False)
 def users_update(
-    request: Request, session: SessionDep, admin: AdminUser, user_id: int,
-    role: Annotated[str | None, Form()] = None, is_active: Annotated[str | None, Form()] = None,
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    user_id: int,
+    role: Annotated[str | None, Form()] = None,
+    is_active: Annotated[str | None, Form()] = None,
 ) -> Response:
     try:
-        data = UserUpdate(role=role, is_active=None if is_active is None else is_active == "true")  # type: ignore[arg-type]
+        data = UserUpdate(role=role, is_active=None if is_active is None else is_active == "true")
         user = service.update_user(session, service.actor_for(admin), user_id, data)
         flash(request, f"{user.email} updated.")
     except (ValidationError, ServiceError) as exc:

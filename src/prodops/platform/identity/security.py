@@ -12,7 +12,7 @@ from pwdlib import PasswordHash
 
 _hasher = PasswordHash.recommended()  # argon2id with the library's current parameters
 
-TOKEN_PREFIX = "pdo_"
+TOKEN_PREFIX = "pdo_"  # noqa: S105  # a public prefix, not a secret
 
 
 def hash_password(password: str) -> str:

@@ -45,8 +45,13 @@ def create_user(session: Session, actor: Actor, data: UserCreate) -> User:
         session.add(user)
         session.flush()
         audit.record(
-            session, actor, entity_type="user", entity_id=user.id, action="create",
-            changes=audit.diff({}, audit.snapshot(user, USER_FIELDS)), entity_label=email,
+            session,
+            actor,
+            entity_type="user",
+            entity_id=user.id,
+            action="create",
+            changes=audit.diff({}, audit.snapshot(user, USER_FIELDS)),
+            entity_label=email,
         )
         events.emit(session, USER_CREATED, {"id": user.id, "email": email, "role": user.role})
         return user
@@ -71,7 +76,15 @@ def update_user(session: Session, actor: Actor, user_id: int, data: UserUpdate) 
             user.session_epoch += 1
         delta = audit.diff(before, audit.snapshot(user, USER_FIELDS))
         if delta:
-            audit.record(session, actor, entity_type="user", entity_id=user.id, action="update", changes=delta, entity_label=user.email)
+            audit.record(
+                session,
+                actor,
+                entity_type="user",
+                entity_id=user.id,
+                action="update",
+                changes=delta,
+                entity_label=user.email,
+            )
             events.emit(session, USER_UPDATED, {"id": user.id, "changes": delta})
         return user
 
@@ -101,7 +114,14 @@ def authenticate(session: Session, email: str, password: str) -> LoginResult:
             if user.failed_logins >= settings.login_max_failures:
                 user.locked_until = now + dt.timedelta(minutes=settings.login_lockout_minutes)
                 user.failed_logins = 0
-                audit.record(session, Actor.system("login"), entity_type="user", entity_id=user.id, action="lock", entity_label=user.email)
+                audit.record(
+                    session,
+                    Actor.system("login"),
+                    entity_type="user",
+                    entity_id=user.id,
+                    action="lock",
+                    entity_label=user.email,
+                )
             return LoginResult(None, generic)
         if new_hash:
             user.password_hash = new_hash
@@ -154,7 +174,9 @@ def request_password_reset(session: Session, email: str) -> None:
 
 
 def _valid_reset(session: Session, token: str) -> PasswordResetToken | None:
-    row = session.scalar(select(PasswordResetToken).where(PasswordResetToken.token_hash == security.token_digest(token)))
+    row = session.scalar(
+        select(PasswordResetToken).where(PasswordResetToken.token_hash == security.token_digest(token))
+    )
     if row is None or row.used_at is not None or row.expires_at < utcnow():
         return None
     return row
@@ -187,14 +209,22 @@ def create_token(session: Session, actor: Actor, user_id: int, data: TokenCreate
             raise ValidationFailed("scope", "viewers can only create read tokens")
         secret = security.new_token()
         token = ApiToken(
-            user_id=user.id, name=data.name, scope=data.scope,
-            prefix=secret[: len(security.TOKEN_PREFIX) + 6], token_hash=security.token_digest(secret),
+            user_id=user.id,
+            name=data.name,
+            scope=data.scope,
+            prefix=secret[: len(security.TOKEN_PREFIX) + 6],
+            token_hash=security.token_digest(secret),
         )
         session.add(token)
         session.flush()
         audit.record(
-            session, actor, entity_type="api_token", entity_id=token.id, action="create",
-            changes={"name": [None, data.name], "scope": [None, data.scope]}, entity_label=f"{data.name} ({user.email})",
+            session,
+            actor,
+            entity_type="api_token",
+            entity_id=token.id,
+            action="create",
+            changes={"name": [None, data.name], "scope": [None, data.scope]},
+            entity_label=f"{data.name} ({user.email})",
         )
         return token, secret
 
@@ -207,7 +237,9 @@ def revoke_token(session: Session, actor: Actor, token_id: int, *, owner_id: int
             raise NotFound("api_token", token_id)
         if token.revoked_at is None:
             token.revoked_at = utcnow()
-            audit.record(session, actor, entity_type="api_token", entity_id=token.id, action="revoke", entity_label=token.name)
+            audit.record(
+                session, actor, entity_type="api_token", entity_id=token.id, action="revoke", entity_label=token.name
+            )
         return token
 
 

@@ -15,6 +15,7 @@ from prodops.platform.notify import email, queries, service
 
 log = logging.getLogger(__name__)
 
+
 @task(retries=3, retry_delay=60)
 def send_email_job(to: str, subject: str, template: str, context: dict[str, Any]) -> None:
     """Render and send one e-mail; retried if the SMTP server is unreachable."""

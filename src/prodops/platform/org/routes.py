@@ -44,35 +44,58 @@ def org_page(request: Request, session: SessionDep, user: ViewerUser) -> Respons
 
 @router.post("/admin/org/products")
 def product_create(
-    request: Request, session: SessionDep, admin: AdminUser,
-    key: Annotated[str, Form()], name: Annotated[str, Form()], description: Annotated[str, Form()] = "",
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    key: Annotated[str, Form()],
+    name: Annotated[str, Form()],
+    description: Annotated[str, Form()] = "",
 ) -> Response:
     try:
         service.create_product(session, actor_for(admin), ProductIn(key=key, name=name, description=description))
     except (ValidationError, ServiceError) as exc:
-        return render(request, "org/org.html", {**_context(session), "product_errors": _errors(exc), "product_form": {"key": key, "name": name}}, status_code=422)
+        return render(
+            request,
+            "org/org.html",
+            {**_context(session), "product_errors": _errors(exc), "product_form": {"key": key, "name": name}},
+            status_code=422,
+        )
     flash(request, f"Product {name} created.")
     return RedirectResponse("/admin/org", status_code=303)
 
 
 @router.post("/admin/org/teams")
 def team_create(
-    request: Request, session: SessionDep, admin: AdminUser,
-    key: Annotated[str, Form()], name: Annotated[str, Form()],
-    product_id: Annotated[str, Form()] = "", member_ids: Annotated[list[int] | None, Form()] = None,
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    key: Annotated[str, Form()],
+    name: Annotated[str, Form()],
+    product_id: Annotated[str, Form()] = "",
+    member_ids: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
     try:
-        data = TeamIn(key=key, name=name, product_id=int(product_id) if product_id else None, member_ids=member_ids or [])
+        data = TeamIn(
+            key=key, name=name, product_id=int(product_id) if product_id else None, member_ids=member_ids or []
+        )
         service.create_team(session, actor_for(admin), data)
     except (ValidationError, ServiceError) as exc:
-        return render(request, "org/org.html", {**_context(session), "team_errors": _errors(exc), "team_form": {"key": key, "name": name}}, status_code=422)
+        return render(
+            request,
+            "org/org.html",
+            {**_context(session), "team_errors": _errors(exc), "team_form": {"key": key, "name": name}},
+            status_code=422,
+        )
     flash(request, f"Team {name} created.")
     return RedirectResponse("/admin/org", status_code=303)
 
 
 @router.post("/admin/org/teams/{team_id}/members")
 def team_members(
-    request: Request, session: SessionDep, admin: AdminUser, team_id: int,
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    team_id: int,
     member_ids: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
     service.set_team_members(session, actor_for(admin), team_id, member_ids or [])

@@ -20,8 +20,12 @@ TEAM_UPDATED = events.declare("org.team.updated", "A team's details or members c
 
 def team_out(team: Team) -> TeamOut:
     return TeamOut(
-        id=team.id, key=team.key, name=team.name, description=team.description,
-        product_id=team.product_id, member_ids=[m.id for m in team.members],
+        id=team.id,
+        key=team.key,
+        name=team.name,
+        description=team.description,
+        product_id=team.product_id,
+        member_ids=[m.id for m in team.members],
     )
 
 
@@ -41,8 +45,15 @@ def create_product(session: Session, actor: Actor, data: ProductIn) -> ProductOu
         product = Product(**data.model_dump())
         session.add(product)
         session.flush()
-        audit.record(session, actor, entity_type="product", entity_id=product.id, action="create",
-                     changes=audit.diff({}, data.model_dump()), entity_label=product.name)
+        audit.record(
+            session,
+            actor,
+            entity_type="product",
+            entity_id=product.id,
+            action="create",
+            changes=audit.diff({}, data.model_dump()),
+            entity_label=product.name,
+        )
         events.emit(session, PRODUCT_CREATED, {"id": product.id, "key": product.key, "name": product.name})
         return ProductOut.model_validate(product)
 
@@ -66,8 +77,15 @@ def create_team(session: Session, actor: Actor, data: TeamIn) -> TeamOut:
         session.add(team)
         session.flush()
         out = team_out(team)
-        audit.record(session, actor, entity_type="team", entity_id=team.id, action="create",
-                     changes=audit.diff({}, out.model_dump(exclude={"id"})), entity_label=team.name)
+        audit.record(
+            session,
+            actor,
+            entity_type="team",
+            entity_id=team.id,
+            action="create",
+            changes=audit.diff({}, out.model_dump(exclude={"id"})),
+            entity_label=team.name,
+        )
         events.emit(session, TEAM_CREATED, out.model_dump())
         return out
 
@@ -81,7 +99,14 @@ def set_team_members(session: Session, actor: Actor, team_id: int, member_ids: l
         team.members = _members(session, member_ids)
         after = sorted(m.id for m in team.members)
         if before != after:
-            audit.record(session, actor, entity_type="team", entity_id=team.id, action="update",
-                         changes={"member_ids": [before, after]}, entity_label=team.name)
+            audit.record(
+                session,
+                actor,
+                entity_type="team",
+                entity_id=team.id,
+                action="update",
+                changes={"member_ids": [before, after]},
+                entity_label=team.name,
+            )
             events.emit(session, TEAM_UPDATED, {"id": team.id, "member_ids": after})
         return team_out(team)
