@@ -53,6 +53,7 @@ check: lint types contracts migrations-check ## Everything CI checks besides the
 
 bench: install ## Run the benchmarks (prints figures)
 	@$(UV) run --frozen python -m benchmarks.accounts_list
+	@$(UV) run --frozen python -m benchmarks.setup_times
 
 clean: ## Remove local data and caches
 	rm -rf .prodops .pytest_cache .mypy_cache .ruff_cache
