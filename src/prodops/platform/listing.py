@@ -67,5 +67,9 @@ def paginate(session: Session, stmt: Select[Any], page: int, per_page: int, *, s
         raise ValidationFailed("per_page", f"per_page must be between 1 and {MAX_PER_PAGE}")
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     paged = stmt.limit(per_page).offset((page - 1) * per_page)
-    items = list(session.scalars(paged)) if scalars else list(session.execute(paged))
+    items: list[Any]
+    if scalars:  # noqa: SIM108  # the ternary form crashes mypy 2.4.1
+        items = list(session.scalars(paged))
+    else:
+        items = list(session.execute(paged))
     return Page(items=items, total=total, number=page, per_page=per_page)
