@@ -24,7 +24,7 @@ from benchmarks._server import fresh_backend, percentiles, server, time_requests
 
 SEED_SCRIPT = r"""
 import random, sys
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from rich.progress import Progress
 from prodops.platform.db import session_scope, transaction, utcnow
 from prodops.platform.registry import load_domains
@@ -59,6 +59,9 @@ with session_scope() as s:
                        attributes={}, created_at=now, updated_at=now) for i in range(min(n * 3 // 10, 30000))]
         with transaction(s):
             s.execute(insert(Person), people)
+    # Refresh planner statistics after the bulk load, as PostgreSQL's autovacuum (or SQLite's optimize) would.
+    with transaction(s):
+        s.execute(text("ANALYZE"))
 print(token)
 """
 

@@ -29,6 +29,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from prodops.domains.customers.queries import forget_facets  # noqa: E402
 from prodops.platform.audit import Actor  # noqa: E402
 from prodops.platform.config import get_settings  # noqa: E402
 from prodops.platform.db import Base, get_engine, session_scope  # noqa: E402
@@ -77,6 +78,7 @@ def _clean_db() -> Iterator[None]:
     yield
     _truncate()
     login_limiter.reset()
+    forget_facets()  # cached counts describe rows that no longer exist
 
 
 @pytest.fixture

@@ -104,8 +104,8 @@ def accounts(session: Session) -> dict[str, int]:
 def test_invalid_conditions_name_the_field(condition: dict[str, Any], loc: str, words: str) -> None:
     with pytest.raises(FilterInvalid) as err:
         validate_conditions("accounts", [condition])
-    assert err.value.errors[0][0] == loc
-    assert words in err.value.errors[0][1]
+    assert err.value.problems[0][0] == loc
+    assert words in err.value.problems[0][1]
     assert err.value.status_code == 422
 
 
@@ -119,7 +119,7 @@ def test_every_problem_is_listed() -> None:
                 {"field": "arr", "op": "gte", "value": "x"},
             ],
         )
-    assert [loc for loc, _ in err.value.errors] == ["filters.1.field", "filters.2.value"]
+    assert [loc for loc, _ in err.value.problems] == ["filters.1.field", "filters.2.value"]
     detail = err.value.as_detail()
     assert detail[0]["loc"] == ["body", "filters.1.field"]
 
@@ -279,7 +279,7 @@ def test_bad_segment_is_refused_with_every_field(session: Session) -> None:
                 filters=[Condition(field="arr", op="contains", value="1"), Condition(field="x", op="eq", value="1")],
             ),
         )
-    assert [loc for loc, _ in err.value.errors] == ["filters.0.op", "filters.1.field"]
+    assert [loc for loc, _ in err.value.problems] == ["filters.0.op", "filters.1.field"]
     assert service.list_segments(session) == []
     with pytest.raises(ValidationFailed):
         service.account_filter([{"field": "arr", "op": "gt", "value": None}])

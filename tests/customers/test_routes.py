@@ -460,7 +460,8 @@ def test_list_statements_do_not_grow_with_page_size(member_client: Client, sessi
     for path in ("/customers/accounts", f"{API}/accounts", "/customers/people", f"{API}/people"):
         assert counts[(path, 10)] == counts[(path, 50)], (path, counts)
     assert counts[("/customers/accounts", 50)] <= 6, counts
-    assert counts[(f"{API}/accounts", 50)] <= 3, counts
+    # count, page, people per account of the page (counted for the page only so deep pages stay cheap), token
+    assert counts[(f"{API}/accounts", 50)] <= 4, counts
     assert counts[("/customers/people", 50)] <= 4, counts
     assert counts[(f"{API}/people", 50)] <= 3, counts
 

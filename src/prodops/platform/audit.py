@@ -42,7 +42,8 @@ class AuditRecord(Base):
     changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A value as stored in an audit record (JSON: dates as ISO text, decimals as floats)."""
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dt.datetime | dt.date):
@@ -54,7 +55,7 @@ def _plain(value: Any) -> Any:
 
 def snapshot(obj: Any, fields: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """The audited fields of an ORM object as plain JSON values."""
-    return {f: _plain(getattr(obj, f)) for f in fields}
+    return {f: plain(getattr(obj, f)) for f in fields}
 
 
 def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:

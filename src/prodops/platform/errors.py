@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class ServiceError(Exception):
+    """A refusal with one or more ``(field, message)`` pairs; ``field`` is None for the request as a whole."""
+
     status_code = 400
 
-    def __init__(self, field: str | None, message: str) -> None:
+    def __init__(self, field: str | None, message: str, *, more: Iterable[tuple[str | None, str]] = ()) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.problems: list[tuple[str | None, str]] = [(field, message), *more]
 
     def as_detail(self) -> list[dict[str, object]]:
-        loc: list[str] = ["body", self.field] if self.field else ["body"]
-        return [{"loc": loc, "msg": self.message, "type": type(self).__name__.lower()}]
+        kind = type(self).__name__.lower()
+        return [{"loc": ["body", f] if f else ["body"], "msg": m, "type": kind} for f, m in self.problems]
+
+    def field_errors(self) -> dict[str, str]:
+        """Field name → first message about it (``_`` for the whole request), for inline form errors."""
+        found: dict[str, str] = {}
+        for field, message in self.problems:
+            found.setdefault(field or "_", message)
+        return found
 
 
 class ValidationFailed(ServiceError):

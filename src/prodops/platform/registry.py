@@ -1,4 +1,4 @@
-"""Extension points: navigation entries, demo seeders, CLI sub-commands, warehouse datasets.
+"""Extension points: navigation entries, page panels, demo seeders, CLI sub-commands, warehouse datasets.
 
 Domains register here at import time; :func:`load_domains` imports every installed domain's modules
 so the web app, CLI, worker and migrations all see the same set. The platform never imports a domain
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from prodops.platform.demo import DemoContext
 
 #: Installed domains, lowest tier first (see ARCHITECTURE.md).
-DOMAINS: tuple[str, ...] = ("customers",)
+DOMAINS: tuple[str, ...] = ("customers", "features", "feedback")
 
 #: The modules a domain may provide, imported in this order.
 _DOMAIN_MODULES = ("models", "service", "jobs", "routes", "commands", "demo", "datasets")
@@ -47,6 +47,19 @@ class DemoSeeder:
     """Seeds one domain's demo data and returns a one-line summary; must be idempotent."""
 
 
+@dataclass(frozen=True)
+class Panel:
+    """A section a higher-tier domain adds to a lower one's page, loaded by HTMX from ``url``.
+
+    ``url`` is a format string filled with the page's identifiers, e.g. ``/feedback/features/{id}/evidence``.
+    """
+
+    slot: str
+    title: str
+    url: str
+    order: int = 100
+
+
 @dataclass
 class Registry:
     nav: list[NavEntry] = field(default_factory=list)
@@ -54,6 +67,7 @@ class Registry:
     demo_seeders: list[DemoSeeder] = field(default_factory=list)
     cli_apps: dict[str, typer.Typer] = field(default_factory=dict)
     datasets: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    panels: list[Panel] = field(default_factory=list)
     loaded: bool = False
 
 
@@ -67,8 +81,22 @@ def nav(label: str, path: str, *, section: str = "Workspace", order: int = 100, 
         registry.nav.sort(key=lambda e: (e.section != "Workspace", e.section, e.order, e.label))
 
 
+def panel(slot: str, title: str, url: str, *, order: int = 100) -> None:
+    """Add a panel to every page that shows ``slot`` (e.g. ``"feature"``); see :class:`Panel`."""
+    entry = Panel(slot, title, url, order)
+    if entry not in registry.panels:
+        registry.panels.append(entry)
+        registry.panels.sort(key=lambda p: (p.slot, p.order, p.title))
+
+
+def panels_for(slot: str, **ids: object) -> list[dict[str, str]]:
+    """The panels of ``slot`` with their URLs filled in, for a template to load."""
+    return [{"title": p.title, "url": p.url.format(**ids)} for p in registry.panels if p.slot == slot]
+
+
 def router(r: APIRouter) -> APIRouter:
-    if r not in registry.routers:
+    # Identity, not ==: Starlette routers compare equal by their routes, and every router is empty when registered.
+    if not any(known is r for known in registry.routers):
         registry.routers.append(r)
     return r
 
@@ -112,6 +140,7 @@ def load_domains() -> Registry:
         "prodops.platform.notify.models",
         "prodops.platform.notify.jobs",
         "prodops.platform.notify.routes",
+        "prodops.platform.notify.optout_routes",
         "prodops.platform.identity.commands",
     ):
         importlib.import_module(module)

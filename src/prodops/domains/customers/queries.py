@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     Float,
     Select,
     String,
@@ -45,7 +45,7 @@ from prodops.domains.customers.schemas import (
 )
 from prodops.platform.errors import NotFound, ValidationFailed
 from prodops.platform.identity.models import User
-from prodops.platform.listing import MAX_PER_PAGE, Page, order_by
+from prodops.platform.listing import Page, check_page, contains, order_by, search
 
 # --- typed reads of one custom attribute (the same meaning on SQLite and PostgreSQL) ----------
 
@@ -127,38 +127,6 @@ def _attr_number_pg(element: AttrNumber, compiler: SQLCompiler, **kw: Any) -> st
         f"CASE WHEN {kind()} = 'number' THEN CAST({text()} AS DOUBLE PRECISION) "
         f"WHEN {kind()} = 'string' AND {text()} ~ {_PG_NUMBER} THEN CAST({text()} AS DOUBLE PRECISION) END"
     )
-
-
-class Contains(FunctionElement[bool]):
-    """Case-insensitive "contains": ILIKE on PostgreSQL, plain LIKE on SQLite (already case-insensitive there,
-    and three times faster than SQLAlchemy's ``lower(x) LIKE lower(y)`` on a 100,000-row scan)."""
-
-    type = Boolean()
-    inherit_cache = True
-    name = "contains"
-
-
-def contains(column: Any, text: str) -> Contains:
-    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return Contains(column, literal(f"%{escaped}%", String()))
-
-
-@compiles(Contains)
-def _contains_default(element: Contains, compiler: SQLCompiler, **kw: Any) -> str:
-    column, pattern = list(element.clauses)
-    return f"(lower({compiler.process(column, **kw)}) LIKE lower({compiler.process(pattern, **kw)}) ESCAPE '/')"
-
-
-@compiles(Contains, "sqlite")
-def _contains_sqlite(element: Contains, compiler: SQLCompiler, **kw: Any) -> str:
-    column, pattern = list(element.clauses)
-    return f"({compiler.process(column, **kw)} LIKE {compiler.process(pattern, **kw)} ESCAPE '/')"
-
-
-@compiles(Contains, "postgresql")
-def _contains_pg(element: Contains, compiler: SQLCompiler, **kw: Any) -> str:
-    column, pattern = list(element.clauses)
-    return f"({compiler.process(column, **kw)} ILIKE {compiler.process(pattern, **kw)} ESCAPE '/')"
 
 
 # --- compiling conditions -------------------------------------------------------------------
@@ -382,44 +350,47 @@ def account_conditions(session: Session, f: AccountFilters) -> list[Condition]:
     return conds
 
 
-def _search(q: str | None, *columns: Any) -> ColumnElement[bool]:
-    if not q:
-        return true()
-    return or_(*[contains(c, q) for c in columns])
-
-
 def account_where(session: Session, f: AccountFilters) -> ColumnElement[bool]:
     return and_(
         compile_conditions("accounts", account_conditions(session, f)),
-        _search(f.q, Account.name, Account.domain, Account.external_id),
+        search(f.q, Account.name, Account.domain, Account.external_id),
     )
 
 
 def _accounts_stmt(where: ColumnElement[bool], sort: str | None) -> Select[Any]:
-    people_count = _people_count()
-    stmt = select(Account, people_count).outerjoin(Account.owner).options(contains_eager(Account.owner)).where(where)
-    return order_by(stmt, sort, account_sorts(people_count), "name", Account.id)
+    stmt = select(Account).outerjoin(Account.owner).options(contains_eager(Account.owner)).where(where)
+    return order_by(stmt, sort, account_sorts(_people_count()), "name", Account.id)
 
 
-def _check_page(page: int, per_page: int) -> None:
-    if page < 1:
-        raise ValidationFailed("page", "page numbers start at 1")
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        raise ValidationFailed("per_page", f"per_page must be between 1 and {MAX_PER_PAGE}")
+def _people_counts(session: Session, account_ids: Sequence[int]) -> dict[int, int]:
+    """People per account for one page of accounts (counting for the page only keeps deep pages cheap)."""
+    if not account_ids:
+        return {}
+    stmt = (
+        select(Person.account_id, func.count())
+        .where(Person.account_id.in_(sorted(set(account_ids))))
+        .group_by(Person.account_id)
+    )
+    return {aid: n for aid, n in session.execute(stmt) if aid is not None}
+
+
+def _with_counts(session: Session, accounts: Sequence[Account]) -> list[AccountOut]:
+    counts = _people_counts(session, [a.id for a in accounts])
+    return [account_out(a, counts.get(a.id, 0)) for a in accounts]
 
 
 def list_accounts(session: Session, f: AccountFilters) -> Page[AccountOut]:
-    """One page of accounts with owner and people count: three statements whatever the page size."""
-    _check_page(f.page, f.per_page)
+    """One page of accounts with owner and people count: three statements whatever the page size or depth."""
+    check_page(f.page, f.per_page)
     where = account_where(session, f)
     stmt = _accounts_stmt(where, f.sort)
     total = session.scalar(select(func.count()).select_from(Account).where(where)) or 0
-    rows = session.execute(stmt.limit(f.per_page).offset((f.page - 1) * f.per_page)).all()
-    return Page(items=[account_out(a, n) for a, n in rows], total=total, number=f.page, per_page=f.per_page)
+    accounts = list(session.scalars(stmt.limit(f.per_page).offset((f.page - 1) * f.per_page)).unique())
+    return Page(items=_with_counts(session, accounts), total=total, number=f.page, per_page=f.per_page)
 
 
 def get_account(session: Session, account_id: int) -> AccountOut:
-    row = session.execute(_accounts_stmt(Account.id == account_id, None)).first()
+    row = session.execute(_accounts_stmt(Account.id == account_id, None).add_columns(_people_count())).first()
     if row is None:
         raise NotFound("account", account_id)
     return account_out(row[0], row[1])
@@ -428,8 +399,8 @@ def get_account(session: Session, account_id: int) -> AccountOut:
 def accounts_by_id(session: Session, ids: Sequence[int]) -> dict[int, AccountOut]:
     if not ids:
         return {}
-    rows = session.execute(_accounts_stmt(Account.id.in_(set(ids)), None)).all()
-    return {a.id: account_out(a, n) for a, n in rows}
+    accounts = list(session.scalars(_accounts_stmt(Account.id.in_(set(ids)), None)).unique())
+    return {a.id: a for a in _with_counts(session, accounts)}
 
 
 def account_people(session: Session, account_id: int, limit: int = 100) -> list[PersonOut]:
@@ -445,8 +416,31 @@ def account_people(session: Session, account_id: int, limit: int = 100) -> list[
 FACETS = ("plan", "segment", "region", "lifecycle_stage")
 
 
+_FACET_TTL = 60.0
+_facet_cache: dict[str, tuple[float, dict[str, list[tuple[str, int]]]]] = {}
+
+
+def forget_facets() -> None:
+    """Drop cached facet counts (the customers service calls this after every committed write)."""
+    _facet_cache.clear()
+
+
 def account_facets(session: Session) -> dict[str, list[tuple[str, int]]]:
-    """Values in use for each filterable text column, with counts, in one statement."""
+    """Values in use for each filterable text column, with counts, in one statement.
+
+    Counting 100,000 accounts takes ~70 ms on PostgreSQL, so the result is kept for a minute per database; writes
+    made through this process clear it at once, writes from other processes show within the minute.
+    """
+    key = str(session.get_bind().url)
+    cached = _facet_cache.get(key)
+    if cached is not None and time.monotonic() - cached[0] < _FACET_TTL:
+        return {k: list(v) for k, v in cached[1].items()}
+    facets = _count_facets(session)
+    _facet_cache[key] = (time.monotonic(), facets)
+    return {k: list(v) for k, v in facets.items()}
+
+
+def _count_facets(session: Session) -> dict[str, list[tuple[str, int]]]:
     parts = [
         select(
             literal_column(f"'{name}'").label("facet"), getattr(Account, name).label("value"), func.count().label("n")
@@ -565,7 +559,7 @@ def person_conditions(session: Session, f: PersonFilters) -> list[Condition]:
 def person_where(session: Session, f: PersonFilters) -> ColumnElement[bool]:
     return and_(
         compile_conditions("people", person_conditions(session, f)),
-        _search(f.q, Person.email, Person.name, Person.external_id),
+        search(f.q, Person.email, Person.name, Person.external_id),
     )
 
 
@@ -575,7 +569,7 @@ def _people_stmt(where: ColumnElement[bool], sort: str | None) -> Select[Any]:
 
 
 def list_people(session: Session, f: PersonFilters) -> Page[PersonOut]:
-    _check_page(f.page, f.per_page)
+    check_page(f.page, f.per_page)
     where = person_where(session, f)
     total = session.scalar(select(func.count()).select_from(Person).where(where)) or 0
     stmt = _people_stmt(where, f.sort).limit(f.per_page).offset((f.page - 1) * f.per_page)
@@ -668,7 +662,7 @@ def segment_counts(session: Session, segments: Sequence[Segment]) -> dict[int, i
 def list_segments(
     session: Session, q: str | None = None, entity: Entity | None = None, page: int = 1, per_page: int = 50
 ) -> Page[SegmentOut]:
-    _check_page(page, per_page)
+    check_page(page, per_page)
     stmt = select(Segment)
     if q:
         stmt = stmt.where(contains(Segment.name, q))

@@ -118,11 +118,8 @@ class FilterInvalid(ValidationFailed):
     """Every problem of a list of conditions, each located as ``filters.<i>.<part>``."""
 
     def __init__(self, errors: list[tuple[str, str]]) -> None:
-        super().__init__(errors[0][0], errors[0][1])
-        self.errors = errors
-
-    def as_detail(self) -> list[dict[str, object]]:
-        return [{"loc": ["body", loc], "msg": msg, "type": "filterinvalid"} for loc, msg in self.errors]
+        (field, message), *rest = errors
+        super().__init__(field, message, more=rest)
 
 
 def resolve_field(entity: Entity, name: str) -> FieldRef | None:

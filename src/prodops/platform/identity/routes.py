@@ -17,7 +17,7 @@ from prodops.platform.identity import service
 from prodops.platform.identity.models import ROLES, ApiToken, User
 from prodops.platform.identity.schemas import TokenCreate, TokenCreated, TokenOut, UserCreate, UserOut, UserUpdate
 from prodops.platform.identity.security import login_limiter
-from prodops.platform.web import flash, render
+from prodops.platform.web import errors_of, flash, render
 
 router = registry.router(APIRouter())
 registry.nav("Users", "/admin/users", section="Administration", order=10, min_role="admin")
@@ -32,12 +32,6 @@ def _safe_next(value: str | None) -> str:
 
 def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def _field_errors(exc: ValidationError | ServiceError) -> dict[str, str]:
-    if isinstance(exc, ServiceError):
-        return {exc.field or "_": exc.message}
-    return {str(e["loc"][-1]) if e["loc"] else "_": e["msg"] for e in exc.errors()}
 
 
 @router.get("/login", response_class=HTMLResponse, dependencies=[PUBLIC], include_in_schema=False)
@@ -110,7 +104,7 @@ def reset(
         return render(
             request,
             "identity/reset.html",
-            {"token": token, "valid": exc.field != "token", "errors": _field_errors(exc)},
+            {"token": token, "valid": exc.field != "token", "errors": errors_of(exc)},
             status_code=422,
         )
     request.session.clear()
@@ -147,7 +141,7 @@ def account_token_create(
         return render(
             request,
             "identity/account.html",
-            {"tokens": _tokens(session, user), "errors": _field_errors(exc)},
+            {"tokens": _tokens(session, user), "errors": errors_of(exc)},
             status_code=422,
         )
     return render(request, "identity/account.html", {"tokens": _tokens(session, user), "new_token": secret})
@@ -183,7 +177,7 @@ def account_password(
         return render(
             request,
             "identity/account.html",
-            {"tokens": _tokens(session, user), "errors": _field_errors(exc)},
+            {"tokens": _tokens(session, user), "errors": errors_of(exc)},
             status_code=422,
         )
     request.session.update({"epoch": updated.session_epoch})
@@ -222,7 +216,7 @@ def users_create(
         return render(
             request,
             "identity/users.html",
-            {"users": _users(session), "roles": ROLES, "form": form, "errors": _field_errors(exc)},
+            {"users": _users(session), "roles": ROLES, "form": form, "errors": errors_of(exc)},
             status_code=422,
         )
     flash(request, f"User {email} created.")
@@ -243,7 +237,7 @@ def users_update(
         user = service.update_user(session, service.actor_for(admin), user_id, data)
         flash(request, f"{user.email} updated.")
     except (ValidationError, ServiceError) as exc:
-        flash(request, "; ".join(_field_errors(exc).values()), "error")
+        flash(request, "; ".join(errors_of(exc).values()), "error")
     return RedirectResponse("/admin/users", status_code=303)
 
 

@@ -1,7 +1,8 @@
 """E-mail over SMTP with HTML and plain-text parts rendered from templates.
 
-Each e-mail is a pair of templates under ``web/templates/emails/``: ``<name>.txt`` and
-``<name>.html``, extending ``_layout.txt`` and ``_layout.html``. Services never talk to the SMTP
+Each e-mail is a pair of templates ``<name>.txt`` and ``<name>.html``, extending ``_layout.txt`` and
+``_layout.html``, under ``web/templates/emails/`` or a domain's ``templates/emails/`` (the platform's
+win on a name clash). The ``markdown`` filter renders user Markdown sanitised. Services never talk to the SMTP
 server: they call :func:`send_email_on_commit` inside their transaction, and a background job sends
 the message once the transaction has committed (nothing is sent for a rollback).
 """
@@ -15,15 +16,16 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import Session
 
 from prodops.platform import events
 from prodops.platform.config import get_settings
-from prodops.platform.web import WEB_DIR
+from prodops.platform.web import _template_dirs, render_markdown
 
 _env = Environment(
-    loader=FileSystemLoader(str(WEB_DIR / "templates" / "emails")),
+    # The platform's e-mails, then each installed domain's templates/emails/ directory.
+    loader=ChoiceLoader([FileSystemLoader(str(d / "emails")) for d in _template_dirs() if (d / "emails").is_dir()]),
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
     # A missing variable is a bug to see in the logs, not a blank in a sent e-mail.
     undefined=StrictUndefined,
@@ -31,10 +33,20 @@ _env = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+_env.filters["markdown"] = render_markdown
 
 
-def build_message(to: str, subject: str, template: str, context: Mapping[str, Any]) -> EmailMessage:
-    """A multipart/alternative message: the text part first, the HTML part preferred by mail clients."""
+def build_message(
+    to: str,
+    subject: str,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> EmailMessage:
+    """A multipart/alternative message: the text part first, the HTML part preferred by mail clients.
+
+    ``headers`` adds header fields, e.g. ``List-Unsubscribe`` (see :mod:`prodops.platform.notify.optout`)."""
     settings = get_settings()
     msg = EmailMessage()
     msg["From"] = settings.mail_from
@@ -44,6 +56,8 @@ def build_message(to: str, subject: str, template: str, context: Mapping[str, An
     msg["Message-ID"] = make_msgid(domain="prodops")
     # RFC 3834: tells auto-responders (out-of-office replies) not to answer.
     msg["Auto-Submitted"] = "auto-generated"
+    for name, value in (headers or {}).items():
+        msg[name] = value
     ctx = {"subject": subject, "base_url": settings.base_url.rstrip("/"), **context}
     msg.set_content(_env.get_template(f"{template}.txt").render(ctx))
     msg.add_alternative(_env.get_template(f"{template}.html").render(ctx), subtype="html")

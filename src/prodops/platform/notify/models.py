@@ -1,11 +1,11 @@
-"""Webhook subscriptions and their delivery log."""
+"""Webhook subscriptions, their delivery log, and e-mail opt-outs."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from prodops.platform.db import Base, TimestampMixin, utcnow
@@ -48,3 +48,15 @@ class WebhookDelivery(Base):
     redelivery_of_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="SET NULL"))
 
     subscription: Mapped[WebhookSubscription] = relationship(back_populates="deliveries")
+
+
+class EmailOptOut(Base):
+    """An address that asked (through a signed one-click link) to receive no more e-mails of one topic."""
+
+    __tablename__ = "email_opt_outs"
+    __table_args__ = (UniqueConstraint("email", "topic", name="uq_email_opt_outs_email_topic"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    topic: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -25,7 +25,7 @@ from prodops.platform.notify.schemas import (
     WebhookPatch,
     WebhookWithSecret,
 )
-from prodops.platform.web import flash, render
+from prodops.platform.web import errors_of, flash, render
 
 _ = jobs  # importing the jobs module registers the tasks and the event fan-out
 
@@ -56,16 +56,6 @@ def _split_patterns(text: str) -> list[str]:
 
 def _form_event_types(event_types: list[str] | None, other_patterns: str) -> list[str]:
     return [*(event_types or []), *_split_patterns(other_patterns)]
-
-
-def _errors(exc: ValidationError | ServiceError) -> dict[str, str]:
-    if isinstance(exc, ServiceError):
-        return {exc.field or "_": exc.message}
-    found: dict[str, str] = {}
-    for err in exc.errors():
-        key = str(err["loc"][0]) if err["loc"] else "_"
-        found.setdefault(key, err["msg"])
-    return found
 
 
 def _form_values(name: str, url: str, payload_format: str, event_types: list[str]) -> dict[str, Any]:
@@ -135,7 +125,7 @@ def webhook_create(
         context = {
             **_list_context(session),
             "form": _form_values(name, url, payload_format, chosen),
-            "errors": _errors(exc),
+            "errors": errors_of(exc),
         }
         return render(request, "notify/list.html", context, status_code=422)
     flash(
@@ -176,7 +166,7 @@ def webhook_update(
         context = {
             **_detail_context(session, webhook_id, DeliveryFilters()),
             "form": _form_values(name, url, payload_format, chosen),
-            "errors": _errors(exc),
+            "errors": errors_of(exc),
             "editing": True,
         }
         return render(request, "notify/detail.html", context, status_code=422)

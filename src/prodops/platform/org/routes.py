@@ -16,7 +16,7 @@ from prodops.platform.identity.models import User
 from prodops.platform.identity.service import actor_for
 from prodops.platform.org import service
 from prodops.platform.org.schemas import ProductIn, ProductOut, TeamIn, TeamOut
-from prodops.platform.web import flash, render
+from prodops.platform.web import errors_of, flash, render
 
 router = registry.router(APIRouter(include_in_schema=False))
 registry.nav("Products & teams", "/admin/org", section="Administration", order=20, min_role="viewer")
@@ -29,12 +29,6 @@ def _context(session: SessionDep) -> dict[str, object]:
         "teams": service.list_teams(session),
         "users": {u.id: u for u in users},
     }
-
-
-def _errors(exc: ValidationError | ServiceError) -> dict[str, str]:
-    if isinstance(exc, ServiceError):
-        return {exc.field or "_": exc.message}
-    return {str(e["loc"][-1]): e["msg"] for e in exc.errors()}
 
 
 @router.get("/admin/org", response_class=HTMLResponse)
@@ -57,7 +51,7 @@ def product_create(
         return render(
             request,
             "org/org.html",
-            {**_context(session), "product_errors": _errors(exc), "product_form": {"key": key, "name": name}},
+            {**_context(session), "product_errors": errors_of(exc), "product_form": {"key": key, "name": name}},
             status_code=422,
         )
     flash(request, f"Product {name} created.")
@@ -83,7 +77,7 @@ def team_create(
         return render(
             request,
             "org/org.html",
-            {**_context(session), "team_errors": _errors(exc), "team_form": {"key": key, "name": name}},
+            {**_context(session), "team_errors": errors_of(exc), "team_form": {"key": key, "name": name}},
             status_code=422,
         )
     flash(request, f"Team {name} created.")

@@ -16,9 +16,11 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+from pydantic import ValidationError
 
 from prodops.platform.config import get_settings
-from prodops.platform.registry import DOMAINS, registry
+from prodops.platform.errors import ServiceError
+from prodops.platform.registry import DOMAINS, panels_for, registry
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -103,15 +105,28 @@ def render_markdown(text: str | None) -> Markup:
 
 
 def url_with(request: Request, **changes: Any) -> str:
-    """The current URL with some query parameters replaced (None removes one)."""
-    params = dict(request.query_params)
+    """The current URL with some query parameters replaced (None or "" removes one).
+
+    Parameters not named keep every value, so repeated filters (``?plan=a&plan=b``) survive; a list
+    value sets a repeated parameter.
+    """
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in changes]
     for key, value in changes.items():
-        if value is None or value == "":
-            params.pop(key, None)
-        else:
-            params[key] = str(value)
+        values = value if isinstance(value, list | tuple) else [value]
+        params.extend((key, str(v)) for v in values if v is not None and v != "")
     query = urlencode(params)
     return f"{request.url.path}?{query}" if query else request.url.path
+
+
+def errors_of(exc: ValidationError | ServiceError) -> dict[str, str]:
+    """Field name → message for inline form errors (``_`` for the form as a whole)."""
+    if isinstance(exc, ServiceError):
+        return exc.field_errors()
+    found: dict[str, str] = {}
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else "_"
+        found.setdefault(name, err["msg"].removeprefix("Value error, "))
+    return found
 
 
 # The CSRF token of the request being rendered, readable from macros imported without context.
@@ -120,7 +135,7 @@ _current_csrf: ContextVar[str] = ContextVar("current_csrf", default="")
 templates.env.filters.update(
     number=fmt_number, compact=fmt_compact, money=fmt_money, ago=fmt_ago, time=time_tag, markdown=render_markdown
 )
-templates.env.globals.update(url_with=url_with, current_csrf=_current_csrf.get)
+templates.env.globals.update(url_with=url_with, current_csrf=_current_csrf.get, panels_for=panels_for)
 
 
 # --- rendering ------------------------------------------------------------------------------

@@ -8,14 +8,14 @@ from urllib.parse import urlencode
 
 from fastapi import Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from prodops.domains.customers.schemas import (
     AccountFilters,
     PersonFilters,
     parse_scalar,
 )
-from prodops.platform.errors import ServiceError
+from prodops.platform.errors import ValidationFailed
 from prodops.platform.tabular import (
     attachment_headers,
     write_csv,
@@ -66,14 +66,14 @@ class SegmentForm(_Form):
 
 
 def parse_attributes(text: str) -> dict[str, Any]:
-    """``name = value`` lines (blank lines ignored) to a dict; raises ValueError naming the bad line."""
+    """``name = value`` lines (blank lines ignored) to a dict; a bad line is a field error on ``attributes``."""
     attributes: dict[str, Any] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         key, sep, value = line.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"line {number} should look like “name = value”")
+            raise ValidationFailed("attributes", f"line {number} should look like “name = value”")
         attributes[key.strip()] = parse_scalar(value)
     return attributes
 
@@ -83,21 +83,6 @@ def format_attributes(attributes: dict[str, Any]) -> str:
         return ("true" if v else "false") if isinstance(v, bool) else str(v)
 
     return "\n".join(f"{k} = {show(v)}" for k, v in attributes.items())
-
-
-def errors_of(exc: ValidationError | ServiceError) -> dict[str, str]:
-    """Field name → message, for inline form errors (``_`` for the form as a whole)."""
-    if isinstance(exc, ServiceError):
-        detail = exc.as_detail()
-        if len(detail) > 1:
-            return {str(d["loc"][-1]): str(d["msg"]) for d in detail}  # type: ignore[index]
-        return {exc.field or "_": exc.message}
-    found: dict[str, str] = {}
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
-        name = loc[0] if loc else "_"
-        found.setdefault(name, err["msg"].removeprefix("Value error, "))
-    return found
 
 
 def _blank(value: str) -> str | None:

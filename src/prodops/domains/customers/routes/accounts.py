@@ -17,7 +17,6 @@ from prodops.domains.customers.routes._forms import (
     _csv_response,
     _export_query,
     _Form,
-    errors_of,
     format_attributes,
 )
 from prodops.domains.customers.schemas import (
@@ -34,7 +33,7 @@ from prodops.platform import audit, registry
 from prodops.platform.deps import VIEWER, MemberUser, SessionDep, ViewerUser
 from prodops.platform.errors import ServiceError
 from prodops.platform.identity.service import actor_for
-from prodops.platform.web import flash, fmt_money, render
+from prodops.platform.web import errors_of, flash, fmt_money, render
 from prodops.platform.web.charts import chart
 
 router = registry.router(APIRouter(include_in_schema=False))
@@ -211,13 +210,6 @@ def account_create(
             _account_form_context(session, form.model_dump(), errors_of(exc), None),
             status_code=422,
         )
-    except ValueError as exc:
-        return render(
-            request,
-            "customers/account_form.html",
-            _account_form_context(session, form.model_dump(), {"attributes": str(exc)}, None),
-            status_code=422,
-        )
     flash(request, f"Account {account.name} created.")
     return RedirectResponse(f"/customers/accounts/{account.id}", status_code=303)
 
@@ -257,13 +249,6 @@ def account_update(
             request,
             "customers/account_form.html",
             _account_form_context(session, form.model_dump(), errors_of(exc), account),
-            status_code=422,
-        )
-    except ValueError as exc:
-        return render(
-            request,
-            "customers/account_form.html",
-            _account_form_context(session, form.model_dump(), {"attributes": str(exc)}, account),
             status_code=422,
         )
     flash(request, f"Account {account.name} saved.")

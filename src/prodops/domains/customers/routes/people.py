@@ -16,7 +16,6 @@ from prodops.domains.customers.routes._forms import (
     _csv_response,
     _export_query,
     _person_payload,
-    errors_of,
     format_attributes,
 )
 from prodops.domains.customers.schemas import (
@@ -30,7 +29,7 @@ from prodops.platform import audit, registry
 from prodops.platform.deps import MemberUser, SessionDep, ViewerUser
 from prodops.platform.errors import ServiceError
 from prodops.platform.identity.service import actor_for
-from prodops.platform.web import flash, render
+from prodops.platform.web import errors_of, flash, render
 
 router = registry.router(APIRouter(include_in_schema=False))
 
@@ -113,13 +112,6 @@ def person_create(
             _person_form_context(session, form.model_dump(), errors_of(exc), None),
             status_code=422,
         )
-    except ValueError as exc:
-        return render(
-            request,
-            "customers/person_form.html",
-            _person_form_context(session, form.model_dump(), {"attributes": str(exc)}, None),
-            status_code=422,
-        )
     flash(request, f"{person.display_name} added.")
     return RedirectResponse(f"/customers/people/{person.id}", status_code=303)
 
@@ -159,13 +151,6 @@ def person_update(
             request,
             "customers/person_form.html",
             _person_form_context(session, form.model_dump(), errors_of(exc), person),
-            status_code=422,
-        )
-    except ValueError as exc:
-        return render(
-            request,
-            "customers/person_form.html",
-            _person_form_context(session, form.model_dump(), {"attributes": str(exc)}, person),
             status_code=422,
         )
     flash(request, f"{person.display_name} saved.")

@@ -5,8 +5,10 @@ Other domains call this module (never the models or queries):
 - scope their records by a segment: :func:`segment_account_ids`, :func:`segment_person_ids`, or with ad-hoc
   conditions :func:`account_filter` / :func:`person_filter` / :func:`account_ids_matching`;
 - show accounts and people: :func:`get_account`, :func:`accounts_by_id`, :func:`get_person`, :func:`people_by_id`,
-  :func:`person_by_email`, :func:`list_segments`;
-- link an e-mail address to a person (created and attached to the account of its domain if new): :func:`ensure_person`.
+  :func:`person_by_email`, :func:`list_segments`; join account facts (ARR, plan, segment, region) or people's
+  accounts in grouped SQL: :func:`account_facts`, :func:`person_accounts`;
+- link an e-mail address to a person (created and attached to the account of its domain if new): :func:`ensure_person`,
+  or many at once: :func:`ensure_people`; find accounts by web domain: :func:`account_ids_by_domain`.
 
 Every write is audited (before → after) and emits a ``customers.*`` event after commit.
 """
@@ -40,9 +42,17 @@ from prodops.domains.customers.service.imports import (
     import_people,
     person_columns,
 )
-from prodops.domains.customers.service.people import create_person, delete_person, ensure_person, update_person
+from prodops.domains.customers.service.people import (
+    account_ids_by_domain,
+    create_person,
+    delete_person,
+    ensure_people,
+    ensure_person,
+    update_person,
+)
 from prodops.domains.customers.service.seeding import SeedResult, seed_customers
 from prodops.domains.customers.service.segments import (
+    account_facts,
     account_filter,
     account_ids_matching,
     accounts_by_id,
@@ -52,6 +62,7 @@ from prodops.domains.customers.service.segments import (
     get_person,
     list_segments,
     people_by_id,
+    person_accounts,
     person_by_email,
     person_filter,
     segment_account_ids,
@@ -76,7 +87,9 @@ __all__ = [
     "SEGMENT_UPDATED",
     "SeedResult",
     "account_columns",
+    "account_facts",
     "account_filter",
+    "account_ids_by_domain",
     "account_ids_matching",
     "accounts_by_id",
     "bulk_delete_accounts",
@@ -87,6 +100,7 @@ __all__ = [
     "delete_account",
     "delete_person",
     "delete_segment",
+    "ensure_people",
     "ensure_person",
     "get_account",
     "get_person",
@@ -96,6 +110,7 @@ __all__ = [
     "import_people",
     "list_segments",
     "people_by_id",
+    "person_accounts",
     "person_by_email",
     "person_columns",
     "person_filter",

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from prodops.domains.customers import queries
 from prodops.domains.customers.models import Account, Person, Segment
 from prodops.platform import audit, events
 from prodops.platform.errors import Conflict, ValidationFailed
@@ -88,3 +89,8 @@ def _email_domain(email: str) -> str:
 
 def _account_for_email(session: Session, email: str) -> int | None:
     return session.scalar(select(Account.id).where(Account.domain == _email_domain(email)))
+
+
+@events.subscribe("customers.*")
+def _forget_cached_facets(event: events.Event) -> None:
+    queries.forget_facets()

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from prodops.domains.customers import queries
-from prodops.domains.customers.models import Person
+from prodops.domains.customers.models import Account, Person
 from prodops.domains.customers.schemas import (
     PersonIn,
     PersonOut,
     PersonUpdate,
 )
 from prodops.domains.customers.service._shared import (
+    _CHUNK,
+    IMPORTED,
     PERSON_CREATED,
     PERSON_DELETED,
     PERSON_UPDATED,
     _account_for_email,
     _check_account,
+    _email_domain,
     _person_snapshot,
     _unique,
 )
@@ -125,3 +129,53 @@ def delete_person(session: Session, actor: Actor, person_id: int) -> None:
             entity_label=person.email,
         )
         events.emit(session, PERSON_DELETED, {"id": person_id, "email": before["email"]})
+
+
+def ensure_people(session: Session, actor: Actor, people: Mapping[str, str]) -> dict[str, tuple[int, int | None]]:
+    """``{e-mail: name}`` → ``{e-mail: (person id, account id)}``, creating the people not known yet (each joins
+    the account of their e-mail domain) in a few statements whatever the count. E-mails must be lower-case.
+    Bulk channels (imports, API batches) use this instead of :func:`ensure_person` one at a time."""
+    found: dict[str, tuple[int, int | None]] = {}
+    emails = sorted(people)
+    with transaction(session):
+        for start in range(0, len(emails), _CHUNK):
+            chunk = emails[start : start + _CHUNK]
+            rows = session.execute(select(Person.email, Person.id, Person.account_id).where(Person.email.in_(chunk)))
+            found.update({email: (pid, aid) for email, pid, aid in rows})
+        missing = [e for e in emails if e not in found]
+        if not missing:
+            return found
+        domains = account_ids_by_domain(session, {_email_domain(e) for e in missing})
+        new = [
+            Person(email=e, name=people[e][:200], account_id=domains.get(_email_domain(e)), attributes={})
+            for e in missing
+        ]
+        session.add_all(new)
+        session.flush()
+        for person in new:
+            found[person.email] = (person.id, person.account_id)
+            audit.record(
+                session,
+                actor,
+                entity_type="person",
+                entity_id=person.id,
+                action="create",
+                changes=audit.diff({}, _person_snapshot(person)),
+                entity_label=person.email,
+            )
+        events.emit(
+            session,
+            IMPORTED,
+            {"entity": "people", "created": len(new), "updated": 0, "created_ids": [p.id for p in new]},
+        )
+    return found
+
+
+def account_ids_by_domain(session: Session, domains: Iterable[str]) -> dict[str, int]:
+    """``{domain: account id}`` for the accounts whose web domain is one of ``domains`` (lower-case)."""
+    wanted = sorted({d for d in domains if d})
+    result: dict[str, int] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        result.update(session.execute(select(Account.domain, Account.id).where(Account.domain.in_(chunk))).all())
+    return {d: i for d, i in result.items() if d is not None}

@@ -73,6 +73,24 @@ def segment_person_ids(session: Session, segment_id: int) -> Select[Any]:
     return select(Person.id).where(Person.account_id.in_(queries.segment_account_ids(session, segment_id)))
 
 
+def account_facts() -> Select[Any]:
+    """``SELECT account_id, name, arr, plan, segment, region`` of every account, to join in grouped SQL (demand
+    weighs feedback by ARR and breaks it down by plan, segment and region)."""
+    return select(
+        Account.id.label("account_id"),
+        Account.name.label("name"),
+        Account.arr.label("arr"),
+        Account.plan.label("plan"),
+        Account.segment.label("segment"),
+        Account.region.label("region"),
+    )
+
+
+def person_accounts() -> Select[Any]:
+    """``SELECT person_id, email, account_id`` of every person, to join in grouped SQL (e.g. voters' accounts)."""
+    return select(Person.id.label("person_id"), Person.email.label("email"), Person.account_id.label("account_id"))
+
+
 def list_segments(session: Session, entity: Entity | None = None) -> list[SegmentOut]:
     """Every saved segment (with member counts), for segment pickers in other domains."""
     return list(queries.list_segments(session, entity=entity, per_page=500).items)

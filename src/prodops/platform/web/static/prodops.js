@@ -2,8 +2,24 @@
 (function () {
   "use strict";
 
+  // Pages that declare charts load vega-embed in <head>; charts arriving in HTMX panels load it here, once.
+  var vegaLoading = null;
+  function withVega(fn) {
+    if (window.vegaEmbed) { fn(); return; }
+    if (!vegaLoading) {
+      vegaLoading = new Promise(function (resolve, reject) {
+        var s = document.createElement("script");
+        s.src = "/static/vendor/vega-embed.js";
+        s.onload = resolve;
+        s.onerror = reject;
+        document.head.appendChild(s);
+      });
+    }
+    vegaLoading.then(fn, function () {});
+  }
+
   function embed(el, spec) {
-    if (!window.vegaEmbed) return;
+    if (!window.vegaEmbed) { withVega(function () { embed(el, spec); }); return; }
     spec.width = spec.width || "container";
     spec.autosize = spec.autosize || { type: "fit", contains: "padding" };
     window.vegaEmbed(el, spec, { actions: { export: true, source: false, compiled: false, editor: false } })

@@ -1,0 +1,1 @@
+"""The catalogue of features and ideas: statuses per product, votes, subscribers, merges."""

@@ -1,0 +1,49 @@
+"""Feedback use cases: the only place that writes feedback.
+
+Other domains (portal, surveys, escalations) call this package, never the models or queries:
+
+- capture feedback from any channel: :func:`ingest` (one item, idempotent by source + external id) and
+  :func:`ingest_many` (a batch, all or nothing);
+- triage: :func:`update_item`, :func:`bulk_change`, :func:`delete_item`;
+- evidence: :func:`link_feature` / :func:`unlink`, and :func:`requesters` (who asked for a feature).
+
+Every write is audited and emits a ``feedback.*`` event after commit.
+"""
+
+from prodops.domains.feedback.service import loop  # close the loop: subscribes to feature status changes
+from prodops.domains.feedback.service.items import (
+    ITEM_CREATED,
+    ITEM_DELETED,
+    ITEM_LINKED,
+    ITEM_UPDATED,
+    ITEMS_INGESTED,
+    archive_older_than,
+    bulk_change,
+    delete_item,
+    ingest,
+    ingest_many,
+    link_feature,
+    move_links,
+    requesters,
+    unlink,
+    update_item,
+)
+
+__all__ = [
+    "ITEMS_INGESTED",
+    "ITEM_CREATED",
+    "ITEM_DELETED",
+    "ITEM_LINKED",
+    "ITEM_UPDATED",
+    "archive_older_than",
+    "bulk_change",
+    "delete_item",
+    "ingest",
+    "ingest_many",
+    "link_feature",
+    "loop",
+    "move_links",
+    "requesters",
+    "unlink",
+    "update_item",
+]
