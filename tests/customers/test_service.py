@@ -254,7 +254,7 @@ def test_upsert_refuses_the_whole_file_when_one_row_is_bad(session: Session) -> 
     ]
     with pytest.raises(RowsRejected) as err:
         service.upsert_accounts(session, ACTOR, rows, row_numbers=range(2, 9))
-    problems = {(p.row, p.field) for p in err.value.problems}
+    problems = {(p.row, p.field) for p in err.value.rows}
     assert problems == {(3, "arr"), (4, "name"), (5, "domain"), (6, None), (7, "owner_email"), (8, "colour")}
     assert session.scalar(select(func.count()).select_from(Account)) == 2
     assert audit_count(session) == before
@@ -309,7 +309,7 @@ def test_upsert_people_is_idempotent_and_links_accounts(session: Session) -> Non
                 {"external_id": "p-3", "email": "ann@acme.example"},
             ],
         )
-    assert {(p.row, p.field) for p in err.value.problems} == {
+    assert {(p.row, p.field) for p in err.value.rows} == {
         (1, "email"),
         (2, "account_external_id"),
         (3, "email"),

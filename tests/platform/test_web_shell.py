@@ -8,9 +8,13 @@ import re
 
 import altair as alt
 
+from prodops.platform.db import transaction
+from prodops.platform.deps import SessionDep, ViewerUser
+from prodops.platform.errors import NotFound
 from prodops.platform.web import fmt_ago, fmt_compact, fmt_money, render_markdown
 from prodops.platform.web.charts import chart, to_png
-from tests.conftest import Client
+from prodops.web import create_app
+from tests.conftest import Client, make_token, make_user
 
 
 def test_numbers_money_and_times_are_formatted_for_people() -> None:
@@ -69,3 +73,23 @@ def test_openapi_and_docs_are_published(client: Client) -> None:
     spec = client.get("/api/openapi.json").json()
     assert "/api/v1/audit" in spec["paths"] and "/api/v1/me" in spec["paths"]
     assert client.get("/api/docs").status_code == 200
+
+
+def test_an_error_raised_inside_a_write_still_renders_the_page_shell(client: Client) -> None:
+    """A refusal inside a service's transaction rolls it back, expiring everything the session loaded, and the
+    session is closed before the error page renders: the page must still know who is signed in."""
+    app = create_app()
+
+    @app.get("/refused-inside-a-write")
+    def refused(session: SessionDep, user: ViewerUser) -> None:
+        with transaction(session):
+            raise NotFound("thing", 42)
+
+    user = make_user("viewer")
+    with Client(app, base_url="http://testserver") as other:
+        response = other.get(
+            "/refused-inside-a-write",
+            headers={"Authorization": f"Bearer {make_token(user, 'read')}", "Accept": "text/html"},
+        )
+    assert response.status_code == 404
+    assert user.email in response.text  # the signed-in shell, not a crash page

@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "dev-insecure-change-me"  # noqa: S105  # the known default that production refuses
@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     login_rate_per_minute: int = Field(default=20, ge=1)
     """Login attempts allowed per client IP address per minute."""
 
+    widget_rate_limit: str = Field(default="10/minute", pattern=r"^\s*[1-9]\d{0,5}\s*/\s*(second|minute|hour|day)\s*$")
+    """Feedback the embeddable widget accepts per site and client IP address, as `N/second`, `N/minute`, `N/hour` or `N/day`; more gets HTTP 429 with `Retry-After`."""
+
     password_reset_ttl_minutes: int = Field(default=60, ge=5)
     """How long a password-reset link stays valid."""
 
@@ -90,6 +93,33 @@ class Settings(BaseSettings):
 
     mail_from: str = "ProdOps <prodops@localhost>"
     """Sender address of outgoing e-mail."""
+
+    imap_host: str = ""
+    """IMAP server of the mailbox whose unseen messages become feedback (e.g. `imap.example.com`). Empty turns IMAP polling off."""
+
+    imap_port: int = Field(default=993, ge=1, le=65535)
+    """IMAP server port (993 for IMAP over TLS, 143 for plain IMAP)."""
+
+    imap_user: str = ""
+    """User name for the IMAP mailbox."""
+
+    imap_password: SecretStr = SecretStr("")
+    """Password (or app password) for the IMAP mailbox."""
+
+    imap_mailbox: str = "INBOX"
+    """Mailbox (folder) polled for feedback e-mail."""
+
+    imap_ssl: bool = True
+    """Connect to IMAP over TLS. When off, the connection is upgraded with STARTTLS if the server offers it."""
+
+    imap_interval_minutes: int = Field(default=5, ge=1, le=60)
+    """How often the IMAP mailbox is polled, in minutes."""
+
+    zendesk_webhook_secret: SecretStr = SecretStr("")
+    """Signing secret of the Zendesk webhook that posts tickets to `/api/v1/feedback/webhooks/zendesk`. Empty turns the receiver off (HTTP 404)."""
+
+    intercom_client_secret: SecretStr = SecretStr("")
+    """Client secret of the Intercom app whose webhooks post to `/api/v1/feedback/webhooks/intercom`. Empty turns the receiver off (HTTP 404)."""
 
     webhook_timeout_seconds: float = 10.0
     """Give up on a webhook delivery attempt after this many seconds."""

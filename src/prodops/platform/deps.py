@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
@@ -20,7 +20,7 @@ from prodops.platform.config import Settings, get_settings
 from prodops.platform.db import session_factory
 from prodops.platform.errors import PermissionDenied
 from prodops.platform.identity import security
-from prodops.platform.identity.models import ApiToken, User
+from prodops.platform.identity.models import ApiToken, User, UserView
 from prodops.platform.identity.service import touch_token
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -56,6 +56,11 @@ class Principal:
     user: User
     via: Literal["session", "token"]
     scope: Literal["read", "write"]
+    #: Taken when the request is authenticated: error pages render it even after a rollback expired ``user``.
+    view: UserView = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "view", self.user.view())
 
 
 def csrf_token(request: Request) -> str:

@@ -431,7 +431,7 @@ def account_facets(session: Session) -> dict[str, list[tuple[str, int]]]:
     Counting 100,000 accounts takes ~70 ms on PostgreSQL, so the result is kept for a minute per database; writes
     made through this process clear it at once, writes from other processes show within the minute.
     """
-    key = str(session.get_bind().url)
+    key = str(session.get_bind().engine.url)
     cached = _facet_cache.get(key)
     if cached is not None and time.monotonic() - cached[0] < _FACET_TTL:
         return {k: list(v) for k, v in cached[1].items()}

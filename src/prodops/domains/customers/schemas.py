@@ -590,17 +590,21 @@ class RowProblem:
 
 
 class RowsRejected(ValidationFailed):
-    """A bulk upsert refused as a whole: nothing was written. ``problems`` lists every bad row."""
+    """A bulk upsert refused as a whole: nothing was written. ``rows`` lists every bad row."""
 
     def __init__(self, problems: list[RowProblem]) -> None:
-        first = problems[0]
-        super().__init__(first.field, f"row {first.row}: {first.message}")
-        self.problems = problems
+        first, *rest = problems
+        super().__init__(
+            first.field,
+            f"row {first.row}: {first.message}",
+            more=[(p.field, f"row {p.row}: {p.message}") for p in rest],
+        )
+        self.rows = problems
 
     def as_detail(self) -> list[dict[str, object]]:
         return [
             {"loc": ["rows", p.row, *([p.field] if p.field else [])], "msg": p.message, "type": "rowrejected"}
-            for p in self.problems
+            for p in self.rows
         ]
 
 

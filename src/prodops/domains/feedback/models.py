@@ -66,20 +66,25 @@ class FeedbackItem(TimestampMixin, Base):
         CheckConstraint(
             f"importance IS NULL OR importance IN ({_in(repr(s) for s in IMPORTANCE)})", name="importance_known"
         ),
+        # The inbox lists newest first under a filter: each index serves "filter, then walk in date order" for
+        # the filters users pick most, so a page never sorts the whole match.
         Index("ix_feedback_items_status_received", "status", "received_at"),
         Index("ix_feedback_items_received_id", "received_at", "id"),
+        Index("ix_feedback_items_source_received", "source", "received_at"),
+        Index("ix_feedback_items_product_received", "product_id", "received_at"),
+        Index("ix_feedback_items_account_received", "account_id", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(300), default="")
     """A subject line when the channel has one (e-mail, ticket); may be empty."""
     text: Mapped[str] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(String(20), default="api", index=True)
+    source: Mapped[str] = mapped_column(String(20), default="api")
     source_url: Mapped[str | None] = mapped_column(String(2000))
     external_id: Mapped[str | None] = mapped_column(String(200))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("customer_people.id", ondelete="SET NULL"), index=True)
-    account_id: Mapped[int | None] = mapped_column(ForeignKey("customer_accounts.id", ondelete="SET NULL"), index=True)
-    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("customer_accounts.id", ondelete="SET NULL"))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"))
     area: Mapped[str | None] = mapped_column(String(80), index=True)
     importance: Mapped[str | None] = mapped_column(String(12))
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
@@ -157,6 +162,10 @@ class WidgetSite(TimestampMixin, Base):
     allowed_origins: Mapped[list[Any]] = mapped_column(default=list)
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    default_tags: Mapped[list[Any]] = mapped_column(default=list)
+    """Tags every item captured on this site gets."""
+    require_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Refuse feedback sent without an e-mail address."""
 
 
 class LoopNotice(Base):

@@ -184,9 +184,12 @@ class LinkIn(_Input):
     def _range(self) -> LinkIn:
         if (self.highlight_start is None) != (self.highlight_end is None):
             raise ValueError("give both highlight_start and highlight_end, or neither")
-        if self.highlight_start is not None and self.highlight_end is not None:
-            if self.highlight_end <= self.highlight_start:
-                raise ValueError("highlight_end must be after highlight_start")
+        if (
+            self.highlight_start is not None
+            and self.highlight_end is not None
+            and self.highlight_end <= self.highlight_start
+        ):
+            raise ValueError("highlight_end must be after highlight_start")
         return self
 
 

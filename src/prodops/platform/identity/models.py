@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -29,6 +30,28 @@ class User(TimestampMixin, Base):
     last_login_at: Mapped[dt.datetime | None]
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+    def has_role(self, role: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+    def view(self) -> UserView:
+        """A plain copy for pages: it stays readable after the request's transaction rolled back."""
+        return UserView(self.id, self.email, self.name, self.role, self.last_login_at)
+
+
+@dataclass(frozen=True)
+class UserView:
+    """What a page shows of the signed-in user (the page shell, role checks in templates)."""
+
+    id: int
+    email: str
+    name: str
+    role: str
+    last_login_at: dt.datetime | None
 
     @property
     def display_name(self) -> str:

@@ -174,7 +174,7 @@ def render(
     from prodops.platform.deps import csrf_token
 
     principal = getattr(request.state, "principal", None)
-    user = principal.user if principal is not None else None
+    user = principal.view if principal is not None else None
     token = csrf_token(request)
     _current_csrf.set(token)
     ctx: dict[str, Any] = {

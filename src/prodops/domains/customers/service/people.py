@@ -177,5 +177,9 @@ def account_ids_by_domain(session: Session, domains: Iterable[str]) -> dict[str,
     result: dict[str, int] = {}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        result.update(session.execute(select(Account.domain, Account.id).where(Account.domain.in_(chunk))).all())
-    return {d: i for d, i in result.items() if d is not None}
+        result.update(
+            (d, i)
+            for d, i in session.execute(select(Account.domain, Account.id).where(Account.domain.in_(chunk))).all()
+            if d is not None
+        )
+    return result

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from prodops.domains.customers import service as customers
@@ -68,6 +68,8 @@ _ITEM_COLUMNS = (
     "notes",
     "meta",
 )
+#: Fields an update by (source, external id) leaves as they are when the incoming item does not give them.
+_KEPT_WHEN_MISSING = ("product_id", "area", "importance", "assignee_id", "received_at")
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -145,7 +147,7 @@ def update_item(session: Session, actor: Actor, item_id: int, data: FeedbackUpda
         if item is None:
             raise NotFound("feedback item", item_id)
         if "person_id" in changes and changes["person_id"] != item.person_id:
-            person_id, account_id = _person_and_account(
+            _, account_id = _person_and_account(
                 session, {"person_id": changes["person_id"], "account_id": changes.get("account_id")}
             )
             changes.setdefault("account_id", account_id)
@@ -276,6 +278,10 @@ def ingest_many(
                 values.pop("status")  # re-ingesting never undoes triage
                 if not data.notes:
                     values.pop("notes")
+                # Nor does it clear what triage set, or move the item to today, when the channel leaves them out.
+                for name in _KEPT_WHEN_MISSING:
+                    if getattr(data, name) is None:
+                        values.pop(name)
                 diff = _apply(session, target, {**values, "tags": sorted({*target.tags, *data.tags})})
                 if diff:
                     updated += 1
@@ -358,10 +364,21 @@ def _existing(session: Session, items: Sequence[FeedbackIn]) -> dict[tuple[str, 
 def _insert_items(session: Session, actor: Actor, rows: list[dict[str, Any]], tags: list[list[str]]) -> list[int]:
     """Insert new items with their tags and audit records in a few statements per 500 rows."""
     new_ids: list[int] = []
+    # SQLite cannot return generated ids in parameter order from one multi-row INSERT (SQLAlchemy would send one
+    # INSERT per row). A SQLite write transaction holds the database's only write lock from BEGIN IMMEDIATE, so
+    # the ids can safely be handed out here instead; PostgreSQL returns them in order from batched statements.
+    next_id = None
+    if session.get_bind().dialect.name == "sqlite":
+        next_id = (session.scalar(select(func.max(FeedbackItem.id))) or 0) + 1
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
-        result = session.execute(insert(FeedbackItem).returning(FeedbackItem.id, sort_by_parameter_order=True), chunk)
-        chunk_ids = list(result.scalars())
+        if next_id is not None:
+            chunk_ids = list(range(next_id, next_id + len(chunk)))
+            next_id += len(chunk)
+            session.execute(insert(FeedbackItem), [{**row, "id": i} for row, i in zip(chunk, chunk_ids, strict=True)])
+        else:
+            stmt = insert(FeedbackItem).returning(FeedbackItem.id, sort_by_parameter_order=True)
+            chunk_ids = list(session.execute(stmt, chunk).scalars())
         new_ids.extend(chunk_ids)
         tag_rows = [
             {"item_id": item_id, "tag": tag}
