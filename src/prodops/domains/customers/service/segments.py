@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -73,7 +73,7 @@ def segment_person_ids(session: Session, segment_id: int) -> Select[Any]:
     return select(Person.id).where(Person.account_id.in_(queries.segment_account_ids(session, segment_id)))
 
 
-def account_facts() -> Select[Unpack[tuple[Any, ...]]]:
+def account_facts() -> Select[*tuple[Any, ...]]:
     """``SELECT account_id, name, arr, plan, segment, region`` of every account, to join in grouped SQL (demand
     weighs feedback by ARR and breaks it down by plan, segment and region)."""
     return select(
@@ -86,7 +86,7 @@ def account_facts() -> Select[Unpack[tuple[Any, ...]]]:
     )
 
 
-def person_accounts() -> Select[Unpack[tuple[Any, ...]]]:
+def person_accounts() -> Select[*tuple[Any, ...]]:
     """``SELECT person_id, email, account_id`` of every person, to join in grouped SQL (e.g. voters' accounts)."""
     return select(Person.id.label("person_id"), Person.email.label("email"), Person.account_id.label("account_id"))
 

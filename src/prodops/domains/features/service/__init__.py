@@ -14,7 +14,7 @@ Other domains call this module (never the models or queries):
 Every write is audited (before → after) and emits a ``features.*`` event after commit.
 """
 
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import Select, select
 
@@ -60,7 +60,7 @@ areas = queries.areas
 all_tags = queries.all_tags
 
 
-def feature_facts() -> Select[Any]:
+def feature_facts() -> Select[*tuple[Any, ...]]:
     """``SELECT feature_id, title, product_id, area, status, merged_into_id`` of every feature, to join in grouped
     SQL (feedback ranks features by demand in one statement)."""
     return select(
@@ -73,7 +73,7 @@ def feature_facts() -> Select[Any]:
     )
 
 
-def vote_rows() -> Select[Any]:
+def vote_rows() -> Select[*tuple[Any, ...]]:
     """``SELECT feature_id, person_id, created_at`` of every vote, to fold votes into grouped SQL (demand)."""
     return select(
         FeatureVote.feature_id.label("feature_id"),
