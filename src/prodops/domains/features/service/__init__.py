@@ -14,7 +14,7 @@ Other domains call this module (never the models or queries):
 Every write is audited (before → after) and emits a ``features.*`` event after commit.
 """
 
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Select, select
 
