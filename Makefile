@@ -53,6 +53,8 @@ check: lint types contracts migrations-check ## Everything CI checks besides the
 
 bench: install ## Run the benchmarks (prints figures)
 	@$(UV) run --frozen python -m benchmarks.accounts_list
+	@$(UV) run --frozen python -m benchmarks.feedback_import
+	@$(UV) run --frozen python -m benchmarks.feedback_pages
 	@$(UV) run --frozen python -m benchmarks.setup_times
 
 clean: ## Remove local data and caches

@@ -9,7 +9,9 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 _DATA = Path(tempfile.mkdtemp(prefix="prodops-test-"))
 os.environ.update(
@@ -26,7 +28,7 @@ os.environ.pop("PRODOPS_REDIS_URL", None)
 
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import event, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from prodops.domains.customers.queries import forget_facets  # noqa: E402
@@ -157,3 +159,23 @@ def viewer_client(client: Client) -> Client:
 @pytest.fixture
 def settings():  # type: ignore[no-untyped-def]
     return get_settings()
+
+
+_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
+
+
+@contextmanager
+def count_statements() -> Iterator[list[str]]:
+    """Record the SQL statements run on the engine (transaction control left out)."""
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if not statement.lstrip().upper().startswith(_CONTROL):
+            statements.append(statement)
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from polyfactory import Use
 from polyfactory.factories.pydantic_factory import ModelFactory
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from prodops.domains.customers import service
 from prodops.domains.customers.schemas import AccountIn, AccountOut, PersonIn, PersonOut
 from prodops.platform.audit import Actor, AuditRecord
-from prodops.platform.db import get_engine
 from tests.conftest import Client
 
 ACTOR = Actor.system("test")
@@ -65,26 +62,6 @@ def audit_count(session: Session, entity_type: str | None = None) -> int:
         stmt = stmt.where(AuditRecord.entity_type == entity_type)
     session.rollback()  # a fresh snapshot: other sessions may have committed since
     return session.scalar(stmt) or 0
-
-
-_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
-
-
-@contextmanager
-def count_statements() -> Iterator[list[str]]:
-    """Record the SQL statements run on the engine (transaction control left out)."""
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        if not statement.lstrip().upper().startswith(_CONTROL):
-            statements.append(statement)
-
-    engine = get_engine()
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 # Signed-in browsers send the CSRF token as a header on JSON writes (as htmx and fetch do in the app),

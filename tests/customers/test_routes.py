@@ -14,8 +14,8 @@ from prodops.domains.customers import service
 from prodops.domains.customers.models import Account, Person, Segment
 from prodops.domains.customers.schemas import SegmentIn
 from prodops.platform.audit import AuditRecord
-from tests.conftest import Client, make_token, make_user
-from tests.customers.conftest import ACTOR, audit_count, count_statements, make_account, make_person
+from tests.conftest import Client, count_statements, make_token, make_user
+from tests.customers.conftest import ACTOR, audit_count, make_account, make_person
 
 API = "/api/v1/customers"
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from polyfactory import Use
 from polyfactory.factories.pydantic_factory import ModelFactory
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from prodops.domains.customers import service as customers
@@ -19,7 +17,6 @@ from prodops.domains.features import service
 from prodops.domains.features.schemas import FeatureIn, FeatureOut
 from prodops.platform import events
 from prodops.platform.audit import Actor
-from prodops.platform.db import get_engine
 from prodops.platform.org import service as org
 from prodops.platform.org.schemas import ProductIn, ProductOut, TeamIn, TeamOut
 from tests.conftest import Client
@@ -59,26 +56,6 @@ def make_team(session: Session, name: str | None = None) -> TeamOut:
 def make_person(session: Session, email: str | None = None, name: str = "") -> PersonOut:
     n = next(_seq)
     return customers.create_person(session, ACTOR, PersonIn(email=email or f"person{n}@people.example", name=name))
-
-
-_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
-
-
-@contextmanager
-def count_statements() -> Iterator[list[str]]:
-    """Record the SQL statements run on the engine (transaction control left out)."""
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        if not statement.lstrip().upper().startswith(_CONTROL):
-            statements.append(statement)
-
-    engine = get_engine()
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from prodops.domains.features import service
 from prodops.domains.features.models import Feature, FeatureStatus
 from prodops.domains.features.schemas import StatusIn
 from prodops.platform import registry
-from tests.conftest import Client, make_user
-from tests.features.conftest import ACTOR, count_statements, make_feature, make_person, make_product, make_team
+from tests.conftest import Client, count_statements, make_user
+from tests.features.conftest import ACTOR, make_feature, make_person, make_product, make_team
 
 
 def seed(session: Session, n: int = 30) -> list[int]:

@@ -16,10 +16,9 @@ from prodops.domains.features.service import merge as merge_module
 from prodops.platform import events
 from prodops.platform.audit import AuditRecord
 from prodops.platform.errors import Conflict, NotFound, ValidationFailed
-from tests.conftest import make_user
+from tests.conftest import count_statements, make_user
 from tests.features.conftest import (
     ACTOR,
-    count_statements,
     make_feature,
     make_person,
     make_product,

@@ -24,8 +24,7 @@ from prodops.platform.audit import AuditRecord
 from prodops.platform.errors import ValidationFailed
 from prodops.platform.org.schemas import ProductIn
 from prodops.platform.org.service import create_product
-from tests.conftest import Client, make_user
-from tests.customers.conftest import count_statements
+from tests.conftest import Client, count_statements, make_user
 from tests.feedback.conftest import ACTOR, make_item
 
 T0 = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)

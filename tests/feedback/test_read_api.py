@@ -13,8 +13,7 @@ from prodops.domains.feedback import service
 from prodops.domains.feedback.schemas import FeedbackIn, LinkIn
 from prodops.domains.feedback.service import views
 from prodops.platform.identity.service import actor_for
-from tests.conftest import Client, make_token, make_user
-from tests.customers.conftest import count_statements
+from tests.conftest import Client, count_statements, make_token, make_user
 from tests.feedback.conftest import ACTOR, make_item
 
 API = "/api/v1/feedback"

@@ -93,3 +93,10 @@ def test_an_error_raised_inside_a_write_still_renders_the_page_shell(client: Cli
         )
     assert response.status_code == 404
     assert user.email in response.text  # the signed-in shell, not a crash page
+
+
+def test_the_sidebar_marks_the_most_specific_section(member_client: Client) -> None:
+    current = re.compile(r'<a class="nav" href="([^"]+)" aria-current="page"')
+    assert current.findall(member_client.get("/feedback/demand").text) == ["/feedback/demand"]
+    assert current.findall(member_client.get("/feedback").text) == ["/feedback"]
+    assert current.findall(member_client.get("/customers/accounts?page=1").text) == ["/customers/accounts"]

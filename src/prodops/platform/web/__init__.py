@@ -161,6 +161,13 @@ def _nav_for(user: Any) -> list[dict[str, Any]]:
     return [{"name": name, "entries": entries} for name, entries in sections.items()]
 
 
+def _current_nav(path: str) -> str | None:
+    """The navigation entry a page belongs to: the longest entry path that is the page's path or a parent of it
+    (so /feedback/demand marks "Demand", not "Inbox" at /feedback)."""
+    matches = [e.path for e in registry.nav if path == e.path or (e.path != "/" and path.startswith(e.path + "/"))]
+    return max(matches, key=len, default=None)
+
+
 def render(
     request: Request,
     template: str,
@@ -181,6 +188,7 @@ def render(
         "request": request,
         "user": user,
         "nav": _nav_for(user),
+        "current_nav": _current_nav(request.url.path),
         "csrf_token": token,
         "flashes": request.session.pop("flash", []) if "flash" in request.session else [],
         "settings": get_settings(),
