@@ -179,3 +179,16 @@ def count_statements() -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def capture_events(pattern: str) -> Iterator[list[Any]]:
+    """The events matching ``pattern`` (e.g. ``feedback.*``) dispatched inside the block, after their commit."""
+    from prodops.platform import events
+
+    seen: list[events.Event] = []
+    events.subscribe(pattern)(seen.append)
+    try:
+        yield seen
+    finally:
+        events._subscribers[pattern].remove(seen.append)

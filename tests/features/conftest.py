@@ -19,7 +19,7 @@ from prodops.platform import events
 from prodops.platform.audit import Actor
 from prodops.platform.org import service as org
 from prodops.platform.org.schemas import ProductIn, ProductOut, TeamIn, TeamOut
-from tests.conftest import Client
+from tests.conftest import Client, capture_events
 
 ACTOR = Actor.system("test")
 _seq = itertools.count(1)
@@ -61,14 +61,8 @@ def make_person(session: Session, email: str | None = None, name: str = "") -> P
 @pytest.fixture
 def received() -> Iterator[list[events.Event]]:
     """The features.* events dispatched during the test (after their transaction committed)."""
-    seen: list[events.Event] = []
-
-    def handler(ev: events.Event) -> None:
-        seen.append(ev)
-
-    events.subscribe("features.*")(handler)
-    yield seen
-    events._subscribers["features.*"].remove(handler)
+    with capture_events("features.*") as seen:
+        yield seen
 
 
 # Signed-in browsers send the CSRF token as a header on JSON writes (as htmx and fetch do in the app),

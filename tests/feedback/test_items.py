@@ -8,9 +8,10 @@ from sqlalchemy.orm import Session
 
 from prodops.domains.feedback import service
 from prodops.domains.feedback.models import FeedbackItem, FeedbackTag
-from prodops.domains.feedback.schemas import FeedbackIn
+from prodops.domains.feedback.schemas import FeedbackIn, LinkIn
 from prodops.platform.audit import AuditRecord
 from prodops.platform.errors import ValidationFailed
+from tests.conftest import capture_events
 from tests.feedback.conftest import ACTOR, make_item
 
 
@@ -59,3 +60,15 @@ def test_ingest_many_is_all_or_nothing_and_names_the_bad_item(session: Session) 
         service.ingest_many(session, ACTOR, bad_account)
     assert err.value.field == "items.1.account_id"
     assert _count(session, FeedbackItem) == 0
+
+
+def test_unlinking_emits_an_event_and_returns_the_item_to_triaged(session: Session) -> None:
+    from tests.features.conftest import make_feature
+
+    item = make_item(session)
+    feature = make_feature(session, title="PDF export")
+    link = service.link_feature(session, ACTOR, item.id, LinkIn(feature_id=feature.id))
+    with capture_events("feedback.item.*") as seen:
+        service.unlink(session, ACTOR, link.id)
+    assert [(e.name, e.payload["feature_id"]) for e in seen] == [("feedback.item.unlinked", feature.id)]
+    assert session.get(FeedbackItem, item.id).status == "triaged"  # type: ignore[union-attr]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from prodops.domains.customers import service as customers
@@ -32,6 +31,7 @@ ITEM_CREATED = events.declare("feedback.item.created", "A piece of feedback arri
 ITEM_UPDATED = events.declare("feedback.item.updated", "A feedback item changed (payload lists the changed fields).")
 ITEM_DELETED = events.declare("feedback.item.deleted", "A feedback item was deleted.")
 ITEM_LINKED = events.declare("feedback.item.linked", "A feedback item (or a passage of it) was linked to a feature.")
+ITEM_UNLINKED = events.declare("feedback.item.unlinked", "A link from a feedback item to a feature was removed.")
 ITEMS_INGESTED = events.declare(
     "feedback.items.ingested",
     "A batch of feedback was ingested (bulk API or import): counts and ids in one event instead of one per item.",
@@ -488,6 +488,7 @@ def unlink(session: Session, actor: Actor, link_id: int) -> None:
             changes={"feature_id": [feature_id, None]},
             entity_label=_label(item),
         )
+        events.emit(session, ITEM_UNLINKED, {"item_id": item.id, "feature_id": feature_id, "link_id": link_id})
 
 
 def move_links(session: Session, source_id: int, target_id: int) -> None:
@@ -531,35 +532,13 @@ def requesters(session: Session, feature_id: int) -> list[int]:
     return [pid for pid in session.scalars(stmt) if pid is not None]
 
 
-def archive_older_than(session: Session, actor: Actor, before: dt.datetime) -> int:
-    """Archive untouched new items received before a date (housekeeping)."""
-    with transaction(session):
-        result = session.execute(
-            update(FeedbackItem)
-            .where(FeedbackItem.status == "new", FeedbackItem.received_at < before)
-            .values(status="archived", updated_at=utcnow())
-        )
-        count = int(result.rowcount or 0)  # type: ignore[attr-defined]
-        if count:
-            audit.record(
-                session,
-                actor,
-                entity_type="feedback",
-                entity_id="*",
-                action="archive",
-                changes={"archived": [0, count]},
-                entity_label=f"new items received before {before.date().isoformat()}",
-            )
-    return count
-
-
 __all__ = [
     "ITEMS_INGESTED",
     "ITEM_CREATED",
     "ITEM_DELETED",
     "ITEM_LINKED",
+    "ITEM_UNLINKED",
     "ITEM_UPDATED",
-    "archive_older_than",
     "bulk_change",
     "delete_item",
     "ingest",
