@@ -28,11 +28,11 @@ one statement.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from scipy.stats import binomtest
 from sqlalchemy import Select, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -764,15 +764,12 @@ class Comparison(BaseModel):
 
 def mcnemar_exact(a_only: int, b_only: int) -> float:
     """Two-sided p-value of McNemar's exact test: under "no difference" each discordant account is equally likely
-    to have asked for A only or B only, so ``a_only ~ Binomial(a_only + b_only, 1/2)``. The two-sided p-value of a
-    symmetric binomial is ``min(1, 2 · P(X ≤ min(a_only, b_only)))`` — the same as
-    ``scipy.stats.binomtest(a_only, a_only + b_only, 0.5).pvalue``. Exact integer arithmetic, any size."""
+    to have asked for A only or B only, so ``a_only ~ Binomial(a_only + b_only, 1/2)`` (SciPy's exact binomial
+    test; for this symmetric case it equals ``min(1, 2 · P(X ≤ min(a_only, b_only)))``)."""
     n = a_only + b_only
     if n == 0:
         return 1.0
-    k = min(a_only, b_only)
-    tail = sum(math.comb(n, i) for i in range(k + 1))
-    return min(1.0, float(2 * tail / 2**n))
+    return float(binomtest(a_only, n, 0.5).pvalue)
 
 
 def _asking(session: Session, f: DemandFilters, feature_id: int, accounts: Select[Any] | None) -> set[int]:
