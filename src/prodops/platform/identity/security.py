@@ -1,14 +1,13 @@
-"""Password hashing (argon2), opaque tokens stored as hashes, and a per-address attempt limiter."""
+"""Password hashing (argon2), opaque tokens stored as hashes, and the per-address sign-in limiter."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
-import time
-from collections import defaultdict, deque
 
 from pwdlib import PasswordHash
+
+from prodops.platform.ratelimit import RateLimiter
 
 _hasher = PasswordHash.recommended()  # argon2id with the library's current parameters
 
@@ -36,28 +35,4 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class AttemptLimiter:
-    """Sliding-window counter of attempts per key (client address), kept in process memory."""
-
-    def __init__(self) -> None:
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def hit(self, key: str, limit: int, window_seconds: float = 60.0) -> bool:
-        """Record an attempt; False when the key has used up its allowance."""
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits[key]
-            while hits and hits[0] <= now - window_seconds:
-                hits.popleft()
-            if len(hits) >= limit:
-                return False
-            hits.append(now)
-            return True
-
-    def reset(self) -> None:
-        with self._lock:
-            self._hits.clear()
-
-
-login_limiter = AttemptLimiter()
+login_limiter = RateLimiter("login")

@@ -13,8 +13,6 @@ import datetime as dt
 import math
 import re
 import secrets
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -31,8 +29,8 @@ from prodops.platform.audit import Actor
 from prodops.platform.config import get_settings
 from prodops.platform.db import transaction
 from prodops.platform.errors import NotFound, PermissionDenied, ServiceError, ValidationFailed
-from prodops.platform.identity.security import AttemptLimiter
 from prodops.platform.org.models import Product
+from prodops.platform.ratelimit import RateLimiter
 
 ENTITY = "widget_site"
 AUDIT_FIELDS = ("name", "allowed_origins", "product_id", "default_tags", "enabled", "require_email")
@@ -319,35 +317,8 @@ def _duration(seconds: int) -> str:
     return f"{minutes} minutes" if minutes < 120 else f"{math.ceil(minutes / 60)} hours"
 
 
-class _Limiter(AttemptLimiter):
-    """The login limiter's sliding window, plus when the next attempt is allowed and a sweep of idle keys
-    (the endpoint is public: one key per site and address must not pile up for ever)."""
-
-    _SWEEP_EVERY = 1000
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._calls = 0
-        self._sweep_lock = threading.Lock()
-
-    def retry_after(self, key: str, window_seconds: float) -> int:
-        with self._lock:
-            hits = self._hits.get(key)
-            oldest = hits[0] if hits else time.monotonic()
-        return max(1, math.ceil(oldest + window_seconds - time.monotonic()))
-
-    def sweep(self, window_seconds: float) -> None:
-        with self._sweep_lock:
-            self._calls += 1
-            if self._calls % self._SWEEP_EVERY:
-                return
-        cutoff = time.monotonic() - window_seconds
-        with self._lock:
-            for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= cutoff]:
-                del self._hits[key]
-
-
-limiter = _Limiter()
+#: Submissions per site and address (in Redis when configured, so every server process shares the count).
+limiter = RateLimiter("widget")
 
 
 def rate_limit() -> tuple[int, int]:
@@ -359,7 +330,6 @@ def rate_limit() -> tuple[int, int]:
 def _check_rate(site_id: int, ip: str) -> None:
     allowed, window = rate_limit()
     key = f"{site_id}:{ip}"
-    limiter.sweep(window)
     if not limiter.hit(key, allowed, window):
         raise RateLimited(limiter.retry_after(key, window))
 
