@@ -9,9 +9,11 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -186,3 +188,127 @@ class LoopNotice(Base):
     error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+# --- intelligence: what the offline models concluded about each item ---------------------------
+
+#: The default feedback types (admins can add, rename and retire types; keys stay stable).
+DEFAULT_TYPES = (
+    ("bug", "Bug"),
+    ("feature_request", "Feature request"),
+    ("praise", "Praise"),
+    ("experience", "Experience / usability"),
+    ("question", "Question"),
+    ("complaint", "Complaint"),
+    ("other", "Other"),
+)
+
+
+class FeedbackType(Base):
+    """A type feedback can have (bug, feature request...): the classifier's label set."""
+
+    __tablename__ = "feedback_types"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    label: Mapped[str] = mapped_column(String(80))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class FeedbackInsight(Base):
+    """One item's analysis: type (from the model or a person), sentiment, theme and embedding.
+
+    Written by the analysis job, never by a page; ``model_version`` says which models produced it, so a model
+    change re-analyses exactly the rows it made stale."""
+
+    __tablename__ = "feedback_insights"
+    __table_args__ = (
+        CheckConstraint("kind_source IN ('model', 'user')", name="kind_source_known"),
+        CheckConstraint("sentiment IS NULL OR (sentiment >= -1 AND sentiment <= 1)", name="sentiment_range"),
+        Index("ix_feedback_insights_kind", "kind"),
+        Index("ix_feedback_insights_sentiment", "sentiment"),
+    )
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("feedback_items.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str | None] = mapped_column(String(40))
+    kind_confidence: Mapped[float | None] = mapped_column(Float)
+    kind_source: Mapped[str] = mapped_column(String(10), default="model")
+    """``user`` once a person corrected the type: the model never overwrites it, and it becomes training data."""
+    sentiment: Mapped[float | None] = mapped_column(Float)
+    theme_id: Mapped[int | None] = mapped_column(ForeignKey("feedback_themes.id", ondelete="SET NULL"), index=True)
+    theme_score: Mapped[float | None] = mapped_column(Float)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The L2-normalised text embedding as little-endian float16."""
+    model_version: Mapped[str] = mapped_column(String(120), default="")
+    analysed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FeedbackTheme(TimestampMixin, Base):
+    """A cluster of similar feedback with readable key phrases. People rename, merge and split themes; those
+    edits survive re-clustering (a renamed theme keeps its name, a merged one stays merged)."""
+
+    __tablename__ = "feedback_themes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(200))
+    """The generated label (top key phrases)."""
+    custom_label: Mapped[str | None] = mapped_column(String(200))
+    """A name a person gave it; shown instead of ``label`` and kept across re-clustering."""
+    key_phrases: Mapped[list[Any]] = mapped_column(default=list)
+    centroid: Mapped[bytes | None] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("feedback_themes.id", ondelete="SET NULL"))
+    edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A person renamed, merged or split it."""
+    alerted_week: Mapped[str | None] = mapped_column(String(10))
+    """ISO week (e.g. 2026-W48) of the last "emerging theme" notification, so it is sent once a week at most."""
+
+
+class Suggestion(Base):
+    """A near-duplicate found on ingest: similar earlier feedback, or a feature the item probably asks for."""
+
+    __tablename__ = "feedback_suggestions"
+    __table_args__ = (
+        UniqueConstraint("item_id", "target_type", "target_id", name="uq_feedback_suggestions_target"),
+        CheckConstraint("target_type IN ('item', 'feature')", name="target_type_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("feedback_items.id", ondelete="CASCADE"), index=True)
+    target_type: Mapped[str] = mapped_column(String(10))
+    target_id: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    dismissed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FeatureVector(Base):
+    """A feature's embedding (title and description), for "similar ideas" and link suggestions."""
+
+    __tablename__ = "feedback_feature_vectors"
+
+    feature_id: Mapped[int] = mapped_column(ForeignKey("features.id", ondelete="CASCADE"), primary_key=True)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    model_version: Mapped[str] = mapped_column(String(120), default="")
+    text_hash: Mapped[str] = mapped_column(String(64), default="")
+    """Hash of the embedded text: the vector is recomputed only when the title or description changed."""
+
+
+class TextModel(TimestampMixin, Base):
+    """A trained classifier for a label set (the built-in feedback type model, or one a user trained on their
+    own labels), with the cross-validated scores it was accepted on."""
+
+    __tablename__ = "text_models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    purpose: Mapped[str] = mapped_column(String(40), default="feedback_type")
+    labels: Mapped[list[Any]] = mapped_column(default=list)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """``{"macro_f1": x, "per_class": {label: {"precision", "recall", "f1", "support"}}, "folds": k}``."""
+    recipe: Mapped[str] = mapped_column(String(120), default="")
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    """The fitted model, serialised by ``platform/text`` (never unpickled from user uploads)."""
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    training_rows: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
