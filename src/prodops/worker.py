@@ -65,3 +65,8 @@ def purge_webhook_deliveries() -> None:
 
 schedule("requeue_stale_webhooks", "every 5 minutes: re-queue webhook deliveries overdue by 15 minutes")
 schedule("purge_webhook_deliveries", "daily 04:41 UTC: delete finished webhook deliveries older than 30 days")
+# Domain schedules live in each domain's jobs.py (imported by load_domains above); listed here so one place names them.
+schedule(
+    "poll_imap_job",
+    "every PRODOPS_IMAP_INTERVAL_MINUTES minutes, off unless PRODOPS_IMAP_HOST is set: capture unseen IMAP mail as feedback",
+)
