@@ -6,7 +6,7 @@ Each backend gets a fresh database with the demo's customers (800 accounts, 3,00
 from the demo's real review texts: people given by e-mail (70% known, 20% new at a customer's domain, who are
 created, 10% anonymous), mixed sources, tags, importance, dates over a year. The import runs in its own
 process through ``prodops feedback import FILE`` when that command exists, otherwise through the same
-service path (``read_table`` → one ``FeedbackIn`` per row → ``service.ingest_many``, all or nothing). Peak
+service path (``read_table`` → the guessed column mapping → ``imports.import_feedback``, all or nothing). Peak
 memory is that process's maximum resident set size (``getrusage``); items/s counts the whole process, start-up
 included.
 """
@@ -42,7 +42,7 @@ with session_scope() as s:
     customers_demo.seed(s, ctx)
 """
 
-# The service path the CLI takes, for when `prodops feedback import` is not there.
+# The service path the CLI takes (read_table -> column mapping -> import_feedback), for when the command is absent.
 IMPORT_SCRIPT = r"""
 import json, sys, time
 from pathlib import Path
@@ -51,16 +51,17 @@ load_domains()
 from prodops.platform.audit import Actor
 from prodops.platform.db import session_scope
 from prodops.platform.tabular import read_table
-from prodops.domains.feedback import service
-from prodops.domains.feedback.schemas import FeedbackIn
+from prodops.domains.feedback.service import imports
 path = Path(sys.argv[1])
 started = time.perf_counter()
 table = read_table(path.read_bytes(), path.name, max_rows=1_000_000)
-items = [FeedbackIn.model_validate({k: v for k, v in row.items() if v}) for row in table.rows]
 parsed = time.perf_counter()
 with session_scope() as s:
-    result = service.ingest_many(s, Actor.system("benchmark"), items, default_source="import")
-print(json.dumps({"created": result.created, "parse_s": parsed - started, "ingest_s": time.perf_counter() - parsed}))
+    report = imports.import_feedback(
+        s, Actor.system("benchmark"), table, imports.suggest_mapping(table.headers), dry_run=False
+    )
+assert report.committed, report.errors[:5]
+print(json.dumps({"created": report.created, "parse_s": parsed - started, "ingest_s": time.perf_counter() - parsed}))
 """
 
 # Runs the importing process as its only child, so RUSAGE_CHILDREN is that process's peak memory.
@@ -185,7 +186,7 @@ def run(backend: str, rows: int, console: Console) -> dict[str, object]:
         detail = json.loads(measured["stdout"].strip().splitlines()[-1]) if not cli else {}
         return {
             "backend": backend,
-            "path": "prodops feedback import" if cli else "service path (read_table + ingest_many)",
+            "path": "prodops feedback import" if cli else "service path (read_table + import_feedback)",
             "rows": rows,
             "seconds": measured["seconds"],
             "items_per_s": rows / measured["seconds"],
