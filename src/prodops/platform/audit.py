@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, select
+from sqlalchemy import ForeignKey, Index, String, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from prodops.platform.db import Base, utcnow
@@ -86,6 +86,34 @@ def record(
     )
     session.add(rec)
     return rec
+
+
+def record_many(
+    session: Session,
+    actor: Actor,
+    *,
+    entity_type: str,
+    action: str,
+    entries: Iterable[tuple[object, str, Mapping[str, list[Any]]]],
+    at: dt.datetime | None = None,
+) -> None:
+    """Audit many writes of one kind in one multi-row INSERT: ``entries`` are (entity id, label, changes).
+    For bulk channels (imports, API batches), where one ORM object per record would dominate the time."""
+    rows = [
+        {
+            "actor_id": actor.user_id,
+            "actor_label": actor.label,
+            "entity_type": entity_type,
+            "entity_id": str(entity_id),
+            "entity_label": label[:300],
+            "action": action,
+            "changes": dict(changes),
+            "at": at or utcnow(),
+        }
+        for entity_id, label, changes in entries
+    ]
+    if rows:
+        session.execute(insert(AuditRecord), rows)
 
 
 def history(session: Session, entity_type: str, entity_id: object, limit: int = 50) -> list[AuditRecord]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from prodops.domains.customers import queries
@@ -18,6 +18,7 @@ from prodops.domains.customers.schemas import (
 from prodops.domains.customers.service._shared import (
     _CHUNK,
     IMPORTED,
+    PERSON_AUDIT,
     PERSON_CREATED,
     PERSON_DELETED,
     PERSON_UPDATED,
@@ -29,7 +30,7 @@ from prodops.domains.customers.service._shared import (
 )
 from prodops.platform import audit, events
 from prodops.platform.audit import Actor
-from prodops.platform.db import transaction
+from prodops.platform.db import transaction, utcnow
 from prodops.platform.errors import NotFound
 
 # --- people ---------------------------------------------------------------------------------
@@ -146,27 +147,45 @@ def ensure_people(session: Session, actor: Actor, people: Mapping[str, str]) -> 
         if not missing:
             return found
         domains = account_ids_by_domain(session, {_email_domain(e) for e in missing})
-        new = [
-            Person(email=e, name=people[e][:200], account_id=domains.get(_email_domain(e)), attributes={})
+        now = utcnow()
+        rows = [
+            {
+                "email": e,
+                "name": people[e][:200],
+                "account_id": domains.get(_email_domain(e)),
+                "attributes": {},
+                "created_at": now,
+                "updated_at": now,
+            }
             for e in missing
         ]
-        session.add_all(new)
-        session.flush()
-        for person in new:
-            found[person.email] = (person.id, person.account_id)
-            audit.record(
-                session,
-                actor,
-                entity_type="person",
-                entity_id=person.id,
-                action="create",
-                changes=audit.diff({}, _person_snapshot(person)),
-                entity_label=person.email,
-            )
+        # Plain multi-row INSERTs (no RETURNING: SQLite would send one statement per row to keep the order), then
+        # the new ids by their unique e-mail.
+        for start in range(0, len(rows), _CHUNK):
+            session.execute(insert(Person), rows[start : start + _CHUNK])
+        new: list[int] = []
+        for start in range(0, len(missing), _CHUNK):
+            chunk = missing[start : start + _CHUNK]
+            for email, pid, aid in session.execute(
+                select(Person.email, Person.id, Person.account_id).where(Person.email.in_(chunk))
+            ):
+                found[email] = (pid, aid)
+                new.append(pid)
+        audit.record_many(
+            session,
+            actor,
+            entity_type="person",
+            action="create",
+            entries=(
+                (found[r["email"]][0], r["email"], audit.diff({}, {k: r[k] for k in PERSON_AUDIT if k in r}))
+                for r in rows
+            ),
+            at=now,
+        )
         events.emit(
             session,
             IMPORTED,
-            {"entity": "people", "created": len(new), "updated": 0, "created_ids": [p.id for p in new]},
+            {"entity": "people", "created": len(new), "updated": 0, "created_ids": new},
         )
     return found
 

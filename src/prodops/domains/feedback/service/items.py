@@ -21,7 +21,7 @@ from prodops.domains.feedback.schemas import (
     LinkOut,
 )
 from prodops.platform import audit, events
-from prodops.platform.audit import Actor, AuditRecord
+from prodops.platform.audit import Actor
 from prodops.platform.db import transaction, utcnow
 from prodops.platform.errors import NotFound, ValidationFailed
 from prodops.platform.identity.models import User
@@ -387,21 +387,20 @@ def _insert_items(session: Session, actor: Actor, rows: list[dict[str, Any]], ta
         ]
         if tag_rows:
             session.execute(insert(FeedbackTag), tag_rows)
-        session.execute(
-            insert(AuditRecord),
-            [
-                {
-                    "actor_id": actor.user_id,
-                    "actor_label": actor.label,
-                    "entity_type": "feedback",
-                    "entity_id": str(item_id),
-                    "entity_label": (row["title"] or row["text"])[:80],
-                    "action": "create",
-                    "changes": audit.diff({}, {k: audit.plain(row.get(k)) for k in AUDIT_FIELDS}),
-                    "at": row["created_at"],
-                }
+        audit.record_many(
+            session,
+            actor,
+            entity_type="feedback",
+            action="create",
+            entries=(
+                (
+                    item_id,
+                    (row["title"] or row["text"])[:80],
+                    audit.diff({}, {k: audit.plain(row.get(k)) for k in AUDIT_FIELDS}),
+                )
                 for item_id, row in zip(chunk_ids, chunk, strict=True)
-            ],
+            ),
+            at=chunk[0]["created_at"] if chunk else None,
         )
     return new_ids
 
