@@ -141,14 +141,14 @@ def ensure_people(session: Session, actor: Actor, people: Mapping[str, str]) -> 
     with transaction(session):
         for start in range(0, len(emails), _CHUNK):
             chunk = emails[start : start + _CHUNK]
-            rows = session.execute(select(Person.email, Person.id, Person.account_id).where(Person.email.in_(chunk)))
-            found.update({email: (pid, aid) for email, pid, aid in rows})
+            known = session.execute(select(Person.email, Person.id, Person.account_id).where(Person.email.in_(chunk)))
+            found.update({email: (pid, aid) for email, pid, aid in known})
         missing = [e for e in emails if e not in found]
         if not missing:
             return found
         domains = account_ids_by_domain(session, {_email_domain(e) for e in missing})
         now = utcnow()
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "email": e,
                 "name": people[e][:200],
