@@ -70,3 +70,18 @@ schedule(
     "poll_imap_job",
     "every PRODOPS_IMAP_INTERVAL_MINUTES minutes, off unless PRODOPS_IMAP_HOST is set: capture unseen IMAP mail as feedback",
 )
+schedule(
+    "analyse_stale",
+    "every 10 minutes: embed new or changed features, then analyse feedback with no analysis or one by older models",
+)
+schedule(
+    "retrain_type_model",
+    "weekly, Sunday 02:23 UTC: retrain the feedback type model when people corrected types since the last retraining",
+)
+schedule(
+    "recluster_themes", "daily 02:47 UTC: re-cluster analysed feedback into themes (renames, merges and splits kept)"
+)
+schedule(
+    "check_emerging_themes",
+    "Mondays 07:05 UTC: test last ISO week's themes for significant growth; e-mail admins and emit feedback.theme.emerging",
+)

@@ -238,6 +238,14 @@ class FeedbackOut(BaseModel):
     links: list[LinkOut] = Field(default_factory=list)
     created_at: dt.datetime
     updated_at: dt.datetime
+    kind: str | None = Field(default=None, description="The type (bug, feature_request...); null until analysed.")
+    kind_confidence: float | None = Field(
+        default=None, description="How sure the model is (0..1); 1 when a person set it."
+    )
+    sentiment: float | None = Field(
+        default=None, description="From -1 (negative) to 1 (positive); null until analysed."
+    )
+    theme_id: int | None = Field(default=None, description="The theme the item belongs to, if any.")
 
 
 class IngestResult(BaseModel):

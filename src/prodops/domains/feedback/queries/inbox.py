@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -34,18 +34,22 @@ from prodops.domains.feedback.models import (
     IMPORTANCE_LABELS,
     SOURCE_LABELS,
     STATUSES,
+    FeedbackInsight,
     FeedbackItem,
     FeedbackLink,
     FeedbackTag,
 )
+from prodops.domains.feedback.queries.insights import INSIGHT_COLUMNS, ItemInsight, active_kinds, kind_labels
 from prodops.domains.feedback.queries.items import items_out
 from prodops.domains.feedback.schemas import FeedbackOut, Importance, Source, normalise_tags
 from prodops.platform.errors import NotFound, ValidationFailed
 from prodops.platform.identity.models import User
 from prodops.platform.listing import Page, check_page, search
 from prodops.platform.org.models import Product
+from prodops.platform.text import sentiment as sentiment_model
 
 InboxStatus = Literal["new", "triaged", "linked", "archived", "all"]
+SentimentLabel = Literal["negative", "neutral", "positive"]
 Sort = Literal["-received_at", "received_at", "-importance", "importance", "-arr", "arr"]
 
 #: What the inbox shows when no status is asked for: the items still waiting for triage.
@@ -106,6 +110,16 @@ class FeedbackFilters(BaseModel):
     product_id: int | None = None
     area: str | None = Field(default=None, max_length=80)
     tag: list[str] = Field(default_factory=list, max_length=10, description="Items with any of these tags.")
+    kind: list[str] = Field(
+        default_factory=list, max_length=10, description="Items of any of these types (`bug`, `feature_request`...)."
+    )
+    sentiment: list[SentimentLabel] = Field(
+        default_factory=list,
+        description=(
+            f"Any of `negative` (sentiment below {sentiment_model.NEGATIVE_BELOW}), `neutral` or `positive` "
+            f"(above {sentiment_model.POSITIVE_ABOVE})."
+        ),
+    )
     assignee: str | None = Field(
         default=None, pattern=r"^(me|none|[0-9]{1,12})$", description="A user id, `me`, or `none` for unassigned."
     )
@@ -119,6 +133,7 @@ class FeedbackFilters(BaseModel):
     arr_min: float | None = Field(default=None, ge=0, description="Account ARR at least this.")
     arr_max: float | None = Field(default=None, ge=0, description="Account ARR at most this.")
     feature_id: int | None = Field(default=None, description="Items linked to this feature.")
+    theme_id: int | None = Field(default=None, description="Items in this theme (see /api/v1/feedback/themes).")
     unlinked: bool | None = Field(default=None, description="`true`: items linked to no feature; `false`: linked.")
     received_from: dt.date | None = Field(default=None, description="Received on or after this day (UTC).")
     received_to: dt.date | None = Field(default=None, description="Received on or before this day (UTC).")
@@ -143,6 +158,7 @@ class FeedbackFilters(BaseModel):
         "arr_min",
         "arr_max",
         "feature_id",
+        "theme_id",
         "unlinked",
         "received_from",
         "received_to",
@@ -155,10 +171,18 @@ class FeedbackFilters(BaseModel):
     def _blank(cls, v: Any) -> Any:
         return _blank_to_none(v)
 
-    @field_validator("source", "status", mode="before")
+    @field_validator("source", "status", "kind", "sentiment", mode="before")
     @classmethod
     def _lists(cls, v: Any) -> Any:
         return list(dict.fromkeys(_values(v)))
+
+    @field_validator("kind", mode="after")
+    @classmethod
+    def _kinds(cls, v: list[str]) -> list[str]:
+        for key in v:
+            if not key.replace("_", "").isalnum() or len(key) > 40:
+                raise ValueError(f"{key[:40]!r} is not a type key (letters, digits and _)")
+        return v
 
     @field_validator("tag", mode="before")
     @classmethod
@@ -209,7 +233,7 @@ class InboxPage(Page[FeedbackOut]):
 
 # --- filters to SQL ------------------------------------------------------------------------
 
-Dimension = Literal["status", "source", "product", "tag"]
+Dimension = Literal["status", "source", "product", "tag", "kind", "sentiment"]
 
 
 def _day_start(day: dt.date) -> dt.datetime:
@@ -234,6 +258,40 @@ def _segment_accounts(session: Session, segment_id: int) -> Select[Any]:
         return customers.segment_account_ids(session, segment_id)
     except NotFound as exc:
         raise ValidationFailed("segment_id", f"there is no saved segment {segment_id}") from exc
+
+
+def sentiment_bucket() -> Any:
+    """``negative`` / ``neutral`` / ``positive`` for an insight's sentiment (NULL when not analysed)."""
+    score = FeedbackInsight.sentiment
+    return case(
+        (score < sentiment_model.NEGATIVE_BELOW, literal("negative")),
+        (score > sentiment_model.POSITIVE_ABOVE, literal("positive")),
+        (score.is_not(None), literal("neutral")),
+        else_=None,
+    )
+
+
+def sentiment_condition(labels: Sequence[str]) -> ColumnElement[bool]:
+    """Insights whose sentiment has one of these labels (see ``platform/text/sentiment.py`` for the bounds)."""
+    score = FeedbackInsight.sentiment
+    parts: list[ColumnElement[bool]] = []
+    if "negative" in labels:
+        parts.append(score < sentiment_model.NEGATIVE_BELOW)
+    if "positive" in labels:
+        parts.append(score > sentiment_model.POSITIVE_ABOVE)
+    if "neutral" in labels:
+        parts.append(score.between(sentiment_model.NEGATIVE_BELOW, sentiment_model.POSITIVE_ABOVE))
+    return or_(*parts)
+
+
+def _insight_conditions(f: FeedbackFilters, skip: Dimension | None) -> list[ColumnElement[bool]]:
+    """Type and sentiment, read from the stored analysis (items not analysed yet match neither)."""
+    where: list[ColumnElement[bool]] = []
+    if skip != "kind" and f.kind:
+        where.append(FeedbackItem.id.in_(select(FeedbackInsight.item_id).where(FeedbackInsight.kind.in_(f.kind))))
+    if skip != "sentiment" and f.sentiment:
+        where.append(FeedbackItem.id.in_(select(FeedbackInsight.item_id).where(sentiment_condition(f.sentiment))))
+    return where
 
 
 def text_matches(q: str) -> Any:
@@ -263,6 +321,7 @@ def conditions(
         where.append(item.product_id == f.product_id)
     if skip != "tag" and f.tag:
         where.append(item.id.in_(select(FeedbackTag.item_id).where(FeedbackTag.tag.in_(f.tag))))
+    where.extend(_insight_conditions(f, skip))
     if f.area is not None:
         where.append(item.area == f.area)
     if f.assignee == "none":
@@ -288,6 +347,8 @@ def conditions(
         where.append(item.account_id.in_(customers.account_ids_matching(account_conds)))
     if f.feature_id is not None:
         where.append(item.id.in_(select(FeedbackLink.item_id).where(FeedbackLink.feature_id == f.feature_id)))
+    if f.theme_id is not None:
+        where.append(item.id.in_(select(FeedbackInsight.item_id).where(FeedbackInsight.theme_id == f.theme_id)))
     if f.unlinked is not None:
         linked = exists().where(FeedbackLink.item_id == item.id)
         where.append(~linked if f.unlinked else linked)
@@ -345,6 +406,23 @@ def _cursor_mark(session: Session, spec: _SortSpec, cursor: int, field: str) -> 
     if row is None:
         raise ValidationFailed(field, f"there is no feedback item {cursor} to page from; start again from page 1")
     return tuple_(literal(row[0], spec.expr.type), literal(cursor, FeedbackItem.id.type))
+
+
+def _items_with_insights(session: Session, ids: list[int]) -> tuple[dict[int, FeedbackItem], dict[int, ItemInsight]]:
+    """The items and their stored analysis, in one statement."""
+    rows: dict[int, FeedbackItem] = {}
+    analysed: dict[int, ItemInsight] = {}
+    if ids:
+        stmt = (
+            select(FeedbackItem, *INSIGHT_COLUMNS)
+            .outerjoin(FeedbackInsight, FeedbackInsight.item_id == FeedbackItem.id)
+            .where(FeedbackItem.id.in_(ids))
+        )
+        for item, item_id, kind, confidence, source, mood, theme_id, version in session.execute(stmt):
+            rows[item.id] = item
+            if item_id is not None:
+                analysed[item.id] = ItemInsight(item_id, kind, confidence, source, mood, theme_id, version)
+    return rows, analysed
 
 
 def list_items(session: Session, f: FeedbackFilters, *, me: int | None = None) -> InboxPage:
@@ -406,12 +484,10 @@ def list_items(session: Session, f: FeedbackFilters, *, me: int | None = None) -
     else:
         next_after = ids[-1] if ids and more else None
         prev_before = ids[0] if ids and offset > 0 else None
-    rows = (
-        {item.id: item for item in session.scalars(select(FeedbackItem).where(FeedbackItem.id.in_(ids)))} if ids else {}
-    )
+    rows, analysed = _items_with_insights(session, ids)
     items = [rows[i] for i in ids if i in rows]
     return InboxPage(
-        items=items_out(session, items),
+        items=items_out(session, items, insights=analysed),
         total=total,
         number=offset // f.per_page + 1,
         per_page=f.per_page,
@@ -440,6 +516,10 @@ class Facets:
     tag: list[FacetValue]
     skipped: tuple[str, ...] = ()
     """Dimensions whose counts were skipped: too many items to count them quickly."""
+    kind: list[FacetValue] = field(default_factory=list)
+    """By type (items not analysed yet are in no type)."""
+    sentiment: list[FacetValue] = field(default_factory=list)
+    """By sentiment label (the sentiment breakdown)."""
 
     @property
     def total(self) -> int:
@@ -454,6 +534,13 @@ def _grouped(dim: Dimension, where: list[ColumnElement[bool]]) -> Any:
     :data:`FACET_COUNT_LIMIT` of them (callers only ask when fewer match): the LIMIT keeps the database from folding
     the selection into the grouping, which would walk the whole table along the grouped column's index."""
     name: Any = literal_column(f"'{dim}'").label("facet")
+    if dim in ("kind", "sentiment"):
+        bucket: Any = FeedbackInsight.kind if dim == "kind" else sentiment_bucket()
+        stmt = select(name, cast(bucket, String).label("value"), func.count().label("n")).select_from(FeedbackInsight)
+        if where:
+            matched = select(FeedbackItem.id).where(*where).limit(FACET_COUNT_LIMIT + 1).subquery("matched")
+            stmt = stmt.join(matched, matched.c.id == FeedbackInsight.item_id)
+        return stmt.group_by(bucket)
     if dim == "tag":
         stmt = select(name, FeedbackTag.tag.label("value"), func.count().label("n"))
         if where:
@@ -470,7 +557,7 @@ def _grouped(dim: Dimension, where: list[ColumnElement[bool]]) -> Any:
 
 
 def facets(session: Session, f: FeedbackFilters, *, me: int | None = None) -> Facets:
-    """Counts for the filter sidebar by status, source, product and tag.
+    """Counts for the filter sidebar by status, source, product, tag, type and sentiment.
 
     Each dimension is counted with every other filter applied but not its own, so the sidebar shows what choosing
     another value would give. Status counts are always exact. Counting sources, products or tags needs one row read
@@ -488,10 +575,16 @@ def facets(session: Session, f: FeedbackFilters, *, me: int | None = None) -> Fa
     status_counts: dict[str, int] = dict(session.execute(by_status).all())
     statuses = f.statuses()
     total = sum(n for s, n in status_counts.items() if statuses is None or s in statuses)
-    active = {"source": bool(f.source), "product": f.product_id is not None, "tag": bool(f.tag)}
+    active = {
+        "source": bool(f.source),
+        "product": f.product_id is not None,
+        "tag": bool(f.tag),
+        "kind": bool(f.kind),
+        "sentiment": bool(f.sentiment),
+    }
     parts: list[Any] = []
     skipped: list[str] = []
-    dims: tuple[Dimension, ...] = ("source", "product", "tag")
+    dims: tuple[Dimension, ...] = ("source", "product", "tag", "kind", "sentiment")
     for dim in dims:
         where = conditions(session, f, me=me, skip=dim, matches=matches)
         if where and active[dim]:
@@ -502,7 +595,7 @@ def facets(session: Session, f: FeedbackFilters, *, me: int | None = None) -> Fa
             parts.append(_grouped(dim, where))
         else:
             skipped.append(dim)
-    counts: dict[str, dict[str, int]] = {"source": {}, "product": {}, "tag": {}}
+    counts: dict[str, dict[str, int]] = {"source": {}, "product": {}, "tag": {}, "kind": {}, "sentiment": {}}
     if parts:
         stmt: Any = parts[0]
         if len(parts) > 1:
@@ -528,7 +621,20 @@ def facets(session: Session, f: FeedbackFilters, *, me: int | None = None) -> Fa
         product=[FacetValue(str(pid), name, count("product", str(pid))) for pid, name in products],
         tag=[FacetValue(t, t, count("tag", t)) for t in tag_values],
         skipped=tuple(skipped),
+        kind=_kind_values(session, f, count),
+        sentiment=[FacetValue(k, lbl, count("sentiment", k)) for k, lbl in sentiment_model.LABELS.items()],
     )
+
+
+def _kind_values(session: Session, f: FeedbackFilters, count: Any) -> list[FacetValue]:
+    """The active types, then any other type an item has (a retired type, or a user label set)."""
+    offered = dict(active_kinds(session))
+    labels = kind_labels(session)
+    values = [FacetValue(k, lbl, count("kind", k)) for k, lbl in offered.items()]
+    for key in f.kind:
+        if key not in offered:
+            values.append(FacetValue(key, labels.get(key, key), count("kind", key)))
+    return values
 
 
 def require_item(session: Session, item_id: int) -> None:

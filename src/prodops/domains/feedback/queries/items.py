@@ -3,7 +3,7 @@ number of statements however many items (no N+1)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from prodops.domains.customers import service as customers
 from prodops.domains.features import service as features
 from prodops.domains.feedback.models import FeedbackItem, FeedbackLink
+from prodops.domains.feedback.queries.insights import ItemInsight, with_insights
 from prodops.domains.feedback.schemas import FeedbackOut, LinkOut
 from prodops.platform.errors import NotFound
 from prodops.platform.identity.models import User
@@ -30,8 +31,15 @@ def links_out(session: Session, links: Sequence[FeedbackLink]) -> list[LinkOut]:
     return result
 
 
-def items_out(session: Session, items: Sequence[FeedbackItem], *, with_links: bool = True) -> list[FeedbackOut]:
-    """Items as API/page shapes; names are fetched once per kind for the whole list."""
+def items_out(
+    session: Session,
+    items: Sequence[FeedbackItem],
+    *,
+    with_links: bool = True,
+    insights: Mapping[int, ItemInsight] | None = None,
+) -> list[FeedbackOut]:
+    """Items as API/page shapes with their stored analysis (type, sentiment, theme; pass ``insights`` when they
+    were read with the items); names are fetched once per kind for the whole list."""
     if not items:
         return []
     people = customers.people_by_id(session, sorted({i.person_id for i in items if i.person_id is not None}))
@@ -59,7 +67,7 @@ def items_out(session: Session, items: Sequence[FeedbackItem], *, with_links: bo
         if user is not None:
             out.assignee_name = user.name or user.email
         result.append(out)
-    return result
+    return with_insights(session, result, insights)
 
 
 def get_item(session: Session, item_id: int) -> FeedbackOut:

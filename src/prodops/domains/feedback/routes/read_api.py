@@ -49,6 +49,10 @@ class FacetsOut(BaseModel):
     source: list[FacetCount]
     product: list[FacetCount]
     tag: list[FacetCount]
+    kind: list[FacetCount] = []
+    """By type (`bug`, `feature_request`...); items waiting for their analysis are in none."""
+    sentiment: list[FacetCount] = []
+    """By sentiment: `negative`, `neutral`, `positive`."""
     skipped: list[str]
     """Dimensions listed without counts: too many items match to count them quickly; narrow the filters."""
 
@@ -84,7 +88,7 @@ def api_list(session: SessionDep, user: ViewerUser, filters: FeedbackQuery) -> F
 @read_api.get(
     "/facets",
     response_model=FacetsOut,
-    summary="Counts by status, source, product and tag for the same filters",
+    summary="Counts by status, source, product, tag, type and sentiment for the same filters",
     description="Each dimension is counted with every other filter applied but not its own.",
 )
 def api_facets(session: SessionDep, user: ViewerUser, filters: FeedbackQuery) -> FacetsOut:
@@ -94,6 +98,8 @@ def api_facets(session: SessionDep, user: ViewerUser, filters: FeedbackQuery) ->
         source=[FacetCount(value=v.value, label=v.label, count=v.count) for v in found.source],
         product=[FacetCount(value=v.value, label=v.label, count=v.count) for v in found.product],
         tag=[FacetCount(value=v.value, label=v.label, count=v.count) for v in found.tag],
+        kind=[FacetCount(value=v.value, label=v.label, count=v.count) for v in found.kind],
+        sentiment=[FacetCount(value=v.value, label=v.label, count=v.count) for v in found.sentiment],
         skipped=list(found.skipped),
     )
 

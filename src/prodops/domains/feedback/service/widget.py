@@ -540,6 +540,26 @@ def submit(
     return item
 
 
+#: "Similar ideas" look-ups per site and address: the same allowance as submissions, counted apart, so a customer
+#: who types for a while can still send their feedback.
+similar_limiter = RateLimiter("widget-similar")
+
+
+def similar_ideas(session: Session, site: WidgetSiteOut, q: str, origin: str | None, ip: str) -> list[Any]:
+    """Features like what a visitor is typing (title and status only): the same origin check and rate limit as a
+    submission. Texts shorter than a few words get no suggestions."""
+    check_origin(site, origin)
+    allowed, window = rate_limit()
+    key = f"{site.id}:{ip}"
+    if not similar_limiter.hit(key, allowed, window):
+        raise RateLimited(similar_limiter.retry_after(key, window))
+    if len(q) > MAX_WIDGET_TEXT:
+        raise ValidationFailed("q", f"Keep it under {MAX_WIDGET_TEXT:,} characters.")
+    from prodops.domains.feedback.service.similar import similar_ideas as find
+
+    return list(find(session, q, product_id=site.product_id))
+
+
 __all__ = [
     "WidgetSiteIn",
     "WidgetSiteOut",
@@ -554,6 +574,7 @@ __all__ = [
     "origin_allowed",
     "rate_limit",
     "rotate_key",
+    "similar_ideas",
     "site_for_key",
     "submit",
     "update_site",

@@ -181,6 +181,12 @@
     if (!t.closest) return;
     if (t.closest("#fb-link-open") || t.closest("#fb-link-highlight")) { e.preventDefault(); openLinkDialog(); return; }
     if (t.closest("#fb-link-dialog [data-close]")) { $("#fb-link-dialog").close(); return; }
+    var similar = t.closest("#fb-intel a[data-open]");
+    if (similar && $("#fb-inbox") && !(e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0)) {
+      e.preventDefault();  // a similar item opens in the pane, like a row
+      openItem(similar.getAttribute("data-open"));
+      return;
+    }
     var row = t.closest("#fb-list tr[data-item]");
     if (!row || t.closest("input, button, select, label")) return;
     if (t.closest("a") && (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0)) return;  // open in a new tab

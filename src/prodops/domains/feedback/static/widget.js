@@ -1,9 +1,8 @@
 /* ProdOps feedback widget: a "Feedback" button and a small form, isolated in a Shadow DOM.
-   <script src="https://HOST/feedback/widget.js" data-site="KEY" async></script>
-   Options: data-button="false" hides the button (open it with ProdOpsFeedback.open()).
-   API: ProdOpsFeedback.identify({email, name}), .open(), .close(); before the script loads, queue calls with
-   (window.ProdOpsFeedback = window.ProdOpsFeedback || []).push(["identify", {email: "..."}]).
-   No cookies, no storage, no requests to anyone but the ProdOps server that served this script. */
+   <script src="https://HOST/feedback/widget.js" data-site="KEY" async></script>; options and the ProdOpsFeedback
+   API (identify, open, close, calls queued before load) are in the README. While a visitor types, a second script
+   (widget-ideas.js, fetched on the first keystroke) shows ideas others asked for. No cookies, no storage, no
+   requests to anyone but the ProdOps server that served this script. */
 (function () {
   "use strict";
   var me = document.currentScript || document.querySelector('script[data-site][src*="/feedback/widget.js"]');
@@ -84,6 +83,12 @@
   }
 
   opener.addEventListener("click", function () { if (panel.hidden) open(); else close(); });
+  field("text").addEventListener("input", function load() {
+    field("text").removeEventListener("input", load);
+    var s = document.createElement("script");
+    s.src = new URL(me.src, location.href).origin + "/feedback/widget-ideas.js";
+    document.head.appendChild(s);
+  });
   $(".x").addEventListener("click", close);
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") { e.stopPropagation(); close(); } });
 
@@ -126,6 +131,7 @@
 
   var api = {
     version: 1,
+    parts: { root: root, field: field, endpoint: endpoint },
     open: open,
     close: close,
     identify: function (who) {
