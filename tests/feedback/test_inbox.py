@@ -674,3 +674,12 @@ def test_bad_bulk_requests_change_nothing(member_client: Client, session: Sessio
         "/feedback/bulk", {"back": "https://evil.example/", "action": "archive"}, follow_redirects=False
     )
     assert away.headers["location"] == "/feedback"
+
+
+def test_type_sentiment_and_theme_filters_show_as_removable_chips(member_client: Client) -> None:
+    page = member_client.get("/feedback?kind=bug&kind=praise&sentiment=negative&theme_id=999")
+    assert page.status_code == 200
+    for label in ("Type: Bug", "Type: Praise", "Sentiment: negative", "Theme: #999"):
+        assert label in page.text
+    assert "/feedback?kind=praise&amp;sentiment=negative&amp;theme_id=999" in page.text  # "Type: Bug" removed
+    assert member_client.get("/feedback?kind=&sentiment=").status_code == 200  # "Any" sends empty values

@@ -24,7 +24,9 @@ from prodops.domains.feedback import service
 from prodops.domains.feedback.models import IMPORTANCE_LABELS, SOURCE_LABELS
 from prodops.domains.feedback.queries import inbox
 from prodops.domains.feedback.queries.inbox import FeedbackFilters
+from prodops.domains.feedback.queries.insights import kind_labels
 from prodops.domains.feedback.queries.items import get_item
+from prodops.domains.feedback.queries.themes import theme_labels
 from prodops.domains.feedback.schemas import BulkChange, FeedbackOut, FeedbackUpdate, LinkIn, LinkOut
 from prodops.domains.feedback.service import views
 from prodops.platform import audit, registry
@@ -38,7 +40,7 @@ router = registry.router(APIRouter(include_in_schema=False))
 
 #: Query parameters that place you in the list (page, cursor, open item) rather than filter it.
 POSITION = frozenset({"page", "after", "before", "item"})
-LIST_PARAMS = frozenset({"source", "status", "tag"})
+LIST_PARAMS = frozenset({"source", "status", "tag", "kind", "sentiment"})
 CHANGED = "fb-changed"
 """Client event sent after a write: the sidebar counts reload."""
 
@@ -123,6 +125,15 @@ def _chips(request: Request, f: FeedbackFilters, session: Session) -> list[tuple
         chips.append((f"Linked to feature #{f.feature_id}", without("feature_id")))
     if f.unlinked is not None:
         chips.append(("Not linked" if f.unlinked else "Linked to a feature", without("unlinked")))
+    if f.kind:
+        labels = kind_labels(session)
+        for kind in f.kind:
+            chips.append((f"Type: {labels.get(kind, kind)}", without("kind", kind)))
+    for mood in f.sentiment:
+        chips.append((f"Sentiment: {mood}", without("sentiment", mood)))
+    if f.theme_id is not None:
+        name = theme_labels(session, [f.theme_id]).get(f.theme_id, f"#{f.theme_id}")
+        chips.append((f"Theme: {name}", without("theme_id")))
     return chips
 
 
