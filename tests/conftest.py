@@ -22,6 +22,9 @@ os.environ.update(
         "PRODOPS_SECRET_KEY": "test-secret-key-not-for-production",
         "PRODOPS_EMBEDDED_WORKER": "false",
         "PRODOPS_WEBHOOK_RETRY_BASE_SECONDS": "0",
+        # The pipeline's tests use the deterministic spelling-based embedder (thresholds calibrated for it);
+        # tests/platform/test_embed.py checks the default model itself.
+        "PRODOPS_EMBEDDER": "hashing",
     }
 )
 os.environ.pop("PRODOPS_REDIS_URL", None)

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     mail_from: str = "ProdOps <prodops@localhost>"
     """Sender address of outgoing e-mail."""
 
+    embedder: Literal["auto", "wordllama", "hashing"] = "auto"
+    """Text embedding model for feedback intelligence: `auto` (WordLlama, shipped with the package; the hashing embedder if it is missing), `wordllama`, or `hashing` (spelling-based, no model). Changing it re-analyses every item in the background."""
+
     imap_host: str = ""
     """IMAP server of the mailbox whose unseen messages become feedback (e.g. `imap.example.com`). Empty turns IMAP polling off."""
 

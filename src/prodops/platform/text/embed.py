@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -11,6 +12,10 @@ from numpy.typing import NDArray
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import normalize
 from sklearn.random_projection import SparseRandomProjection
+
+from prodops.platform.config import get_settings
+
+log = logging.getLogger(__name__)
 
 Vectors = NDArray[np.float32]
 
@@ -60,7 +65,34 @@ class HashingEmbedder:
         return np.asarray(normalize(projected), dtype=np.float32)
 
 
-_loaders: dict[str, Callable[[], Embedder]] = {"hashing": HashingEmbedder}
+class WordLlamaEmbedder:
+    """WordLlama's static token embeddings (``l2_supercat``, 256 dimensions), mean-pooled: no network, no GPU,
+    thousands of texts per second on two cores. The weights and tokenizer ship inside the ``wordllama`` package;
+    loading is pointed at the package folder with downloads disabled, so nothing is ever fetched."""
+
+    dim = 256
+
+    def __init__(self) -> None:
+        from importlib.metadata import version
+        from pathlib import Path
+
+        import wordllama
+        from wordllama import WordLlama
+
+        # The package folder holds weights/ and tokenizers/ laid out as the library's cache expects them.
+        self._model = WordLlama.load(
+            config="l2_supercat", dim=self.dim, cache_dir=Path(wordllama.__file__).parent, disable_download=True
+        )
+        self.name = f"wordllama-{version('wordllama')}-l2_supercat-{self.dim}"
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = np.asarray(self._model.embed(list(texts), norm=False, batch_size=256), dtype=np.float32)
+        return np.asarray(normalize(vectors), dtype=np.float32)  # an empty text stays a zero row
+
+
+_loaders: dict[str, Callable[[], Embedder]] = {"wordllama": WordLlamaEmbedder, "hashing": HashingEmbedder}
 
 
 def register(name: str, loader: Callable[[], Embedder]) -> None:
@@ -71,8 +103,16 @@ def register(name: str, loader: Callable[[], Embedder]) -> None:
 
 @functools.cache
 def get_embedder() -> Embedder:
-    """The configured embedder, loaded once per process."""
-    return _loaders["hashing"]()
+    """The configured embedder (``PRODOPS_EMBEDDER``), loaded once per process. ``auto`` takes the default model
+    and falls back to the hashing embedder when its package is not installed."""
+    choice = get_settings().embedder
+    if choice != "auto":
+        return _loaders[choice]()
+    try:
+        return _loaders["wordllama"]()
+    except ImportError:
+        log.warning("the wordllama package is not installed: using the hashing embedder (spelling, not meaning)")
+        return _loaders["hashing"]()
 
 
 def pack(vectors: Vectors) -> list[bytes]:
