@@ -142,6 +142,7 @@ def load_domains() -> Registry:
         "prodops.platform.notify.routes",
         "prodops.platform.notify.optout_routes",
         "prodops.platform.identity.commands",
+        "prodops.platform.text.commands",
     ):
         importlib.import_module(module)
     for domain in DOMAINS:

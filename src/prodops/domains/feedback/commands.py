@@ -306,9 +306,7 @@ def retrain() -> None:
     console.print(f"{verdict}: {result.reason}.", highlight=False)
 
 
-def _install_type_model(
-    *, name: str, model: Any, report: Any, activate: bool
-) -> Any:
+def _install_type_model(*, name: str, model: Any, report: Any, activate: bool) -> Any:
     """`prodops text train` stores feedback type models here (the platform CLI imports no domain)."""
     from prodops.domains.feedback.service import text_models, types
     from prodops.platform.audit import Actor
