@@ -121,14 +121,15 @@ def test_keyboard_triage_and_highlight_link(page, live_server: str, artifacts: P
     assert current_row(page) == str(ids["second"])
 
     # t edits tags, a picks the assignee; Escape leaves the field so keys work again.
-    page.keyboard.press("t")
-    assert page.evaluate("document.activeElement.id") == "fb-tags"
+    page.keyboard.press("t")  # focus moves once the newly opened pane has settled
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'fb-tags'", timeout=5000)
     page.keyboard.type("offline, mobile")
     page.keyboard.press("Enter")
     page.wait_for_selector(f"#fb-row-{ids['second']} .fb-tag")
     assert item(ids["second"]).tags == ["mobile", "offline"]
+    page.wait_for_load_state("networkidle")  # the pane re-renders after the save (and loads its suggestions)
     page.keyboard.press("a")
-    assert page.evaluate("document.activeElement.id") == "fb-assignee"
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'fb-assignee'", timeout=5000)
     page.keyboard.press("Escape")
     assert page.evaluate("document.activeElement.id") != "fb-assignee"
 

@@ -191,6 +191,29 @@ def test_a_recipe_with_embeddings_round_trips_and_refuses_another_embedder() -> 
         again.predict_proba(probe)
 
 
+def test_default_recipe_needs_the_embedder_it_was_measured_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prodops.platform.text import embed
+
+    running = embed.get_embedder().name
+    expected = classify.WORDLLAMA if running.startswith("wordllama") else classify.BASELINE
+    assert classify.default_recipe() is expected
+    assert classify.get_recipe(None) is expected
+    assert classify.WORDLLAMA.runs_with("wordllama-l2-supercat-256")
+    assert not classify.WORDLLAMA.runs_with("hashing-v1-256")
+    assert classify.BASELINE.runs_with("anything")
+    measured_here = classify.Recipe(
+        name="test-measured-here",
+        description="",
+        blocks=(classify.TfidfBlock("word", (1, 1)), classify.EmbeddingBlock()),
+        embedder=running,
+    )
+    monkeypatch.setitem(classify.RECIPES, measured_here.name, measured_here)
+    monkeypatch.setattr(classify, "PREFERRED", ("tfidf-wordllama-lr-v1", measured_here.name, "tfidf-lr-v1"))
+    assert classify.default_recipe() is (classify.WORDLLAMA if expected is classify.WORDLLAMA else measured_here)
+    with pytest.raises(classify.ClassifierError, match="no recipe 'nope'"):
+        classify.get_recipe("nope")
+
+
 def test_pickles_and_object_arrays_are_refused() -> None:
     with pytest.raises(classify.ModelUnreadable):
         classify.TrainedClassifier.from_bytes(pickle.dumps({"coef": [1, 2]}))

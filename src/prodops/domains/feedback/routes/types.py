@@ -82,15 +82,15 @@ def history_chart(models: list[TextModelOut]) -> dict[str, Any]:
 def _types_context(
     session: SessionDep, errors: dict[str, str] | None = None, form: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    model = types.active_model(session)
+    model = types.current_model(session)
     history = types.model_history(session)
     type_list = types.list_types(session)
-    learned = {model.keys.get(label, label) for label in model.labels}
+    learned = set() if model is None else {model.keys.get(label, label) for label in model.labels}
     return {
         "types": type_list,
         "model": model,
         "learned": learned,
-        "rules": {} if model.source == "custom" else _rules(learned),
+        "rules": {} if model is not None and model.source == "custom" else _rules(learned),
         "history": history,
         "chart": chart(history_chart(history), title="Macro-F1 of each model over time", height=180)
         if sum(1 for m in history if m.macro_f1 is not None) > 1
@@ -175,7 +175,8 @@ def type_move(
 
 @router.post(PAGE + "/retrain")
 def retrain_now(request: Request, session: SessionDep, admin: AdminUser) -> Response:
-    if types.active_model(session).source == "custom":
+    model = types.current_model(session)
+    if model is not None and model.source == "custom":
         flash(request, "The model in use was trained on your own labels: train it again from an updated file.", "error")
         return RedirectResponse(PAGE, status_code=303)
     _jobs().retrain_type_model_now()
@@ -263,7 +264,7 @@ def model_evaluate(
 
 def _model_context(session: SessionDep, model_id: int) -> dict[str, Any]:
     model = text_models.get_model(session, model_id)
-    current = types.active_model(session)
+    current = types.current_model(session)
     labels = model.labels
     confusion = model.metrics.get("confusion") or []
     return {
@@ -433,7 +434,6 @@ def api_correct_type(session: SessionDep, user: MemberUser, item_id: int, data: 
 
 @api.get("/text-models", response_model=TextModelList, summary="Feedback type models, newest first, with their scores")
 def api_models(session: SessionDep, user: ViewerUser) -> TextModelList:
-    types.active_model(session)
     found = [model_api_out(m) for m in types.model_history(session)]
     return TextModelList(items=found, total=len(found))
 
@@ -508,7 +508,8 @@ def api_delete(session: SessionDep, admin: AdminUser, model_id: int) -> Response
     summary="Retrain the type model on the built-in data and every correction (admins)",
 )
 def api_retrain(session: SessionDep, admin: AdminUser) -> Queued:
-    if types.active_model(session).source == "custom":
+    model = types.current_model(session)
+    if model is not None and model.source == "custom":
         raise Conflict(None, "The model in use was trained on your own labels: train it again from an updated file.")
     _jobs().retrain_type_model_now()
     return Queued(status="queued", message="Retraining; the new model appears in GET /api/v1/feedback/text-models.")

@@ -11,10 +11,11 @@ its probabilities — each only while the type is active and the active model do
 trained on corrections that include enough questions predicts ``question`` directly):
 
 - ``other`` — the model's best probability is below :data:`OTHER_BELOW` (0.50). Measured by 5-fold
-  cross-validation on the shipped data (``benchmarks/classifier.py``): below 0.50 the model's label is right less
-  than half the time in every band (22% below 0.35, 41% from 0.35, 48% from 0.40, 46% from 0.45; 62% from 0.50 to
-  0.60), so a guess there misleads more often than not; 10.8% of the reviews fall there (43% right, against 87% for
-  the rest). Empty texts are ``other`` too.
+  cross-validation on the shipped data (``benchmarks/classifier.py``): below 0.50 the model's label is right about
+  half the time or less in every band (TF-IDF ⊕ wordllama: 36% below 0.35, 32% from 0.35, 50% from 0.40, 46% from
+  0.45, then 60% from 0.50 to 0.60), so a guess there misleads about as often as it helps; 9.2% of the reviews fall
+  there (44% right, against 87% for the rest; the TF-IDF baseline: 10.8%, 43% against 87%). Empty texts are
+  ``other`` too.
 - ``question`` — a help-seeking question ("how do I…?", "is there a way…?", "where is…?"; the text has a question
   mark) that the model does not confidently call a bug or a feature request (below :data:`QUESTION_UNLESS`), with
   confidence ``1 − p/2`` for the model's best probability ``p`` (the surer the model was of another type, the less
@@ -35,7 +36,8 @@ three makes a handful of consistent corrections count, while one stray correctio
 A type needs :data:`MIN_EXAMPLES` corrections before it is learned. The new model is activated when its
 cross-validated macro-F1 is not worse than the current model's by more than :data:`RETRAIN_TOLERANCE` (half a
 point, below the noise of the measurement itself: on the shipped data the five folds' macro-F1 spread with a
-standard deviation of 0.009, and fold seeds 0, 1 and 2 give pooled scores of 0.802, 0.801 and 0.796); otherwise the current model stays and the new one is kept in the history with the
+standard deviation of 0.009 for the TF-IDF baseline, and fold seeds 0, 1 and 2 give pooled scores of 0.802, 0.801
+and 0.796); otherwise the current model stays and the new one is kept in the history with the
 reason.
 """
 
@@ -366,19 +368,52 @@ def _builtin(recipe: str) -> tuple[classify.TrainedClassifier, dict[str, Any]]:
         return _builtin_cache[key]
 
 
+def current_model(session: Session) -> TextModelOut | None:
+    """The model in use, without training anything (None before the first analysis made the built-in one): for
+    pages, which never wait on a model."""
+    model_id = text_models.active_model_id(session)
+    return text_models.get_model(session, model_id) if model_id is not None else None
+
+
+def _builtin_matches(model: TextModelOut, recipe: classify.Recipe, embedder: str) -> bool:
+    return model.recipe == recipe.name and (not recipe.uses_embedder or model.metrics.get("embedder") == embedder)
+
+
 def active_model(session: Session) -> TextModelOut:
-    """The feedback type model in use; trains, stores and activates the built-in model when there is none."""
+    """The feedback type model in use. When there is none — or the built-in model in use was made with another
+    recipe than the best this installation runs (an embedding model was installed or removed) — the built-in model
+    for the preferred recipe is trained (or found among the stored ones), stored and activated."""
+    from prodops.platform.text import get_embedder
+
+    recipe = classify.default_recipe()
+    embedder = get_embedder().name
     model_id = text_models.active_model_id(session)
     if model_id is not None:
-        return text_models.get_model(session, model_id)
-    recipe = classify.default_recipe().name
-    model, metrics = _builtin(recipe)
+        current = text_models.get_model(session, model_id)
+        if current.source != "builtin" or _builtin_matches(current, recipe, embedder):
+            return current
+    model, metrics = _builtin(recipe.name)
+    if recipe.uses_embedder:
+        metrics = {**metrics, "embedder": embedder}
+    actor = Actor.system("built-in")
     with transaction(session):
-        if text_models.active_model_id(session) is None:  # another thread may have been quicker
-            stored = text_models.store_model(
-                session, Actor.system("built-in"), name=BUILTIN_NAME, model=model, metrics=metrics, source="builtin"
+        latest = text_models.active_model_id(session)
+        in_use = text_models.get_model(session, latest) if latest is not None else None
+        # Another thread may have been quicker.
+        if in_use is None or (in_use.source == "builtin" and not _builtin_matches(in_use, recipe, embedder)):
+            stored = next(
+                (
+                    m
+                    for m in text_models.list_models(session)
+                    if m.source == "builtin" and m.status == "ready" and _builtin_matches(m, recipe, embedder)
+                ),
+                None,
             )
-            _activate(session, Actor.system("built-in"), stored.id)
+            if stored is None:
+                stored = text_models.store_model(
+                    session, actor, name=BUILTIN_NAME, model=model, metrics=metrics, source="builtin"
+                )
+            _activate(session, actor, stored.id)
     model_id = text_models.active_model_id(session)
     assert model_id is not None
     return text_models.get_model(session, model_id)
@@ -715,6 +750,7 @@ __all__ = [
     "correct_type",
     "correction_count",
     "corrections",
+    "current_model",
     "is_help_question",
     "item_type",
     "list_types",

@@ -99,8 +99,13 @@
 
   function focusField(sel) {
     ensureOpen().then(function () {
-      var el = $(sel);
-      if (el) { el.focus(); if (el.select && el.tagName === "INPUT") el.select(); }
+      // A pane still being re-rendered (after a save) would replace the field we focus: wait for it to settle.
+      var tries = 0;
+      (function focusWhenSettled() {
+        if (document.querySelector(".htmx-request") && tries++ < 40) { setTimeout(focusWhenSettled, 25); return; }
+        var el = $(sel);
+        if (el) { el.focus(); if (el.select && el.tagName === "INPUT") el.select(); }
+      })();
     });
   }
 
