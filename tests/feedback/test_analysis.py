@@ -238,5 +238,7 @@ def test_the_inbox_shows_and_filters_type_and_sentiment(member_client: Client, t
     facets = member_client.get("/feedback/facets", params={"kind": "bug"})
     assert 'name="kind" value="bug" checked' in facets.text and 'name="sentiment" value="negative"' in facets.text
     detail = member_client.get(f"/feedback/items/{typed_items['bug_negative']}/intelligence")
-    assert "Type: <strong>Bug</strong>" in detail.text and "(set by a person)" in detail.text
+    assert "Type: <strong>" not in detail.text  # shown once, by the type block with its correction control
+    type_block = member_client.get(f"/feedback/items/{typed_items['bug_negative']}/type")
+    assert '<option value="bug" selected>' in type_block.text and "set by a person" in type_block.text
     assert "Sentiment: <strong>Negative</strong>" in detail.text

@@ -1,4 +1,4 @@
-"""CLI: `prodops feedback import` and `prodops feedback export`."""
+"""CLI: `prodops feedback import`, `export` and `retrain`."""
 
 from __future__ import annotations
 

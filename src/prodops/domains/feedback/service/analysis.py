@@ -172,7 +172,7 @@ def _analyse_batch(session: Session, ids: Sequence[int], version: str, result: A
     texts = [item_text(r[1], r[2]) for r in rows]
     embedder = get_embedder()
     vectors = embed_sorted(embedder, texts)
-    kinds = types.predict(session, texts)
+    kinds = types.predict(session, texts, vectors=vectors)
     moods = sentiment.score(texts)
     matches = similar.near_duplicates(session, item_ids, vectors)
     blobs = pack(vectors)
