@@ -9,9 +9,6 @@ Everything here reads what the analysis jobs stored; nothing waits on a model ex
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from functools import cache
-from importlib import resources
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -21,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from prodops.domains.feedback.models import IMPORTANCE_LABELS, SOURCE_LABELS
 from prodops.domains.feedback.queries import inbox, insights
 from prodops.domains.feedback.routes.inbox import _after_write
-from prodops.domains.feedback.routes.widget import _error, _site_and_cors
+from prodops.domains.feedback.routes.widget import _error, _site_and_cors, serve_script
 from prodops.domains.feedback.schemas import Importance, LinkOut
 from prodops.domains.feedback.service import similar, widget
 from prodops.domains.feedback.service.similar import SearchQuery, SearchResult
@@ -366,25 +363,10 @@ def api_suggestion_dismiss(session: SessionDep, user: MemberUser, suggestion_id:
 # --- the widget's "similar ideas" -------------------------------------------------------------------
 
 
-@cache
-def _ideas_script() -> tuple[bytes, str]:
-    body = resources.files("prodops.domains.feedback").joinpath("static", "widget-ideas.js").read_bytes()
-    return body, '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-
-
 @router.get("/feedback/widget-ideas.js", dependencies=[PUBLIC_API])
 def widget_ideas_script(request: Request) -> Response:
     """The widget's second part (loaded by widget.js on the first keystroke): served like widget.js."""
-    body, etag = _ideas_script()
-    headers = {
-        "Cache-Control": "public, max-age=3600",
-        "ETag": etag,
-        "Cross-Origin-Resource-Policy": "cross-origin",
-        "X-Content-Type-Options": "nosniff",
-    }
-    if etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
+    return serve_script(request, "widget-ideas.js")
 
 
 @api.get(

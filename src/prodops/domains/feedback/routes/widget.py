@@ -262,14 +262,14 @@ def api_delete(session: SessionDep, admin: AdminUser, site_id: int) -> Response:
 
 
 @cache
-def _script() -> tuple[bytes, str]:
-    body = resources.files("prodops.domains.feedback").joinpath("static", "widget.js").read_bytes()
+def _static(name: str) -> tuple[bytes, str]:
+    body = resources.files("prodops.domains.feedback").joinpath("static", name).read_bytes()
     return body, '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
 
 
-@router.get("/feedback/widget.js", dependencies=[PUBLIC_API])
-def widget_script(request: Request) -> Response:
-    body, etag = _script()
+def serve_script(request: Request, name: str) -> Response:
+    """A script customers' pages load from another origin: cacheable with an ETag, allowed cross-origin."""
+    body, etag = _static(name)
     headers = {
         "Cache-Control": "public, max-age=3600",
         "ETag": etag,
@@ -280,6 +280,11 @@ def widget_script(request: Request) -> Response:
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
+
+
+@router.get("/feedback/widget.js", dependencies=[PUBLIC_API])
+def widget_script(request: Request) -> Response:
+    return serve_script(request, "widget.js")
 
 
 # --- the public endpoint --------------------------------------------------------------------
