@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from prodops.domains.feedback import service as feedback
@@ -567,3 +567,18 @@ def test_actor_is_recorded(session: Session) -> None:
     records = audit.history(session, themes.ENTITY, theme_id)
     assert records[0].action == "rename" and records[0].actor_label == "someone@example.com"
     assert audit.history(session, themes.ENTITY, "all")[0].actor_label == "nightly"
+
+
+def test_the_analysis_sweep_gives_a_new_workspace_its_first_themes(session: Session) -> None:
+    from prodops.domains.feedback import jobs
+    from prodops.domains.feedback.service import items
+
+    topics = ["export to pdf loses charts", "login with sso fails", "dark mode please", "billing invoice is wrong"]
+    batch = [FeedbackIn(text=f"{topics[n % 4]} ({n})") for n in range(jobs.FIRST_THEMES_AT - 10)]
+    items.ingest_many(session, Actor.system("test"), batch)  # analysed inline (jobs run immediately in tests)
+    jobs.analyse_stale()
+    assert session.scalar(select(FeedbackTheme.id).limit(1)) is None, "too few items: no themes yet"
+    items.ingest_many(session, Actor.system("test"), [FeedbackIn(text=f"{topics[n % 4]} [{n}]") for n in range(10)])
+    jobs.analyse_stale()
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(FeedbackTheme)) >= 2

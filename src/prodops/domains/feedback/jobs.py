@@ -122,6 +122,26 @@ def analyse_stale() -> None:
         return
     if done:
         log.info("analysis sweep: %d feedback item(s) analysed", done)
+    try:
+        if _first_themes_due():  # a new installation (or the demo) gets its themes without waiting for the night
+            run_recluster()
+    except Exception:
+        log.exception("the first re-clustering failed")
+
+
+#: Analysed items after which a workspace without themes gets its first clustering from the sweep.
+FIRST_THEMES_AT = 500
+
+
+def _first_themes_due() -> bool:
+    from sqlalchemy import func, select
+
+    from prodops.domains.feedback.models import FeedbackInsight, FeedbackTheme
+
+    with session_scope() as session:
+        if session.scalar(select(FeedbackTheme.id).limit(1)) is not None:
+            return False
+        return (session.scalar(select(func.count()).select_from(FeedbackInsight)) or 0) >= FIRST_THEMES_AT
 
 
 def _enqueue(ids: Sequence[int]) -> None:
