@@ -264,7 +264,7 @@ class _Stages:
 
         self.totals: dict[str, float] = {}
         wrap = {
-            "embed": (analysis, "embed_sorted"),
+            "embed": (analysis.get_embedder(), "embed"),
             "classify": (analysis.types, "predict"),
             "sentiment": (analysis.sentiment, "score"),
             "duplicates": (analysis.similar, "near_duplicates"),

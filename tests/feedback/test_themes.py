@@ -574,7 +574,7 @@ def test_the_analysis_sweep_gives_a_new_workspace_its_first_themes(session: Sess
     from prodops.domains.feedback.service import items
 
     topics = ["export to pdf loses charts", "login with sso fails", "dark mode please", "billing invoice is wrong"]
-    batch = [FeedbackIn(text=f"{topics[n % 4]} ({n})") for n in range(jobs.FIRST_THEMES_AT - 10)]
+    batch = [FeedbackIn(text=f"{topics[n % 4]} ({n})") for n in range(themes.FIRST_THEMES_AT - 10)]
     items.ingest_many(session, Actor.system("test"), batch)  # analysed inline (jobs run immediately in tests)
     jobs.analyse_stale()
     assert session.scalar(select(FeedbackTheme.id).limit(1)) is None, "too few items: no themes yet"

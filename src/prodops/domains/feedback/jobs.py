@@ -129,19 +129,11 @@ def analyse_stale() -> None:
         log.exception("the first re-clustering failed")
 
 
-#: Analysed items after which a workspace without themes gets its first clustering from the sweep.
-FIRST_THEMES_AT = 500
-
-
 def _first_themes_due() -> bool:
-    from sqlalchemy import func, select
-
-    from prodops.domains.feedback.models import FeedbackInsight, FeedbackTheme
+    from prodops.domains.feedback.service import themes
 
     with session_scope() as session:
-        if session.scalar(select(FeedbackTheme.id).limit(1)) is not None:
-            return False
-        return (session.scalar(select(func.count()).select_from(FeedbackInsight)) or 0) >= FIRST_THEMES_AT
+        return themes.first_themes_due(session)
 
 
 def _enqueue(ids: Sequence[int]) -> None:

@@ -21,8 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
 from sqlalchemy import case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
@@ -30,7 +28,7 @@ from prodops.domains.features import service as features
 from prodops.domains.feedback.models import FeatureVector, FeedbackInsight, FeedbackItem, Suggestion
 from prodops.domains.feedback.service import similar, themes, types
 from prodops.platform.db import transaction, utcnow
-from prodops.platform.text import Embedder, get_embedder, pack, sentiment
+from prodops.platform.text import get_embedder, pack, sentiment
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +57,6 @@ def item_text(title: str | None, text: str) -> str:
     """What the models read of an item: its title (when it has one) and text."""
     title = (title or "").strip()
     return (f"{title}\n{text}" if title else text)[:MAX_CHARS]
-
-
-def embed_sorted(embedder: Embedder, texts: Sequence[str]) -> NDArray[np.float32]:
-    """One embedding call with the texts in length order (a model pads each batch to its longest text), rows
-    returned in the original order."""
-    if not texts:
-        return np.zeros((0, embedder.dim), dtype=np.float32)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    vectors = embedder.embed([texts[i] for i in order])
-    result = np.empty_like(vectors)
-    result[order] = vectors
-    return np.asarray(result, dtype=np.float32)
 
 
 def _dialect_insert(session: Session, model: Any) -> Any:
@@ -171,7 +157,7 @@ def _analyse_batch(session: Session, ids: Sequence[int], version: str, result: A
     item_ids = [r[0] for r in rows]
     texts = [item_text(r[1], r[2]) for r in rows]
     embedder = get_embedder()
-    vectors = embed_sorted(embedder, texts)
+    vectors = embedder.embed(texts)  # the embedder orders and batches by length itself
     kinds = types.predict(session, texts, vectors=vectors)
     moods = sentiment.score(texts)
     matches = similar.near_duplicates(session, item_ids, vectors)
@@ -265,7 +251,7 @@ def refresh_feature_vectors(session: Session, feature_ids: Sequence[int] | None 
         gone = [fid for fid in session.scalars(select(FeatureVector.feature_id)) if fid not in alive_set]
     else:
         gone = [fid for fid in wanted if fid not in texts]
-    vectors = embed_sorted(embedder, [texts[fid] for fid in stale])
+    vectors = embedder.embed([texts[fid] for fid in stale])
     blobs = pack(vectors)
     with transaction(session):
         for start in range(0, len(gone), _CHUNK):
@@ -293,7 +279,6 @@ __all__ = [
     "BATCH",
     "AnalysisResult",
     "analyse",
-    "embed_sorted",
     "item_text",
     "model_version",
     "refresh_feature_vectors",

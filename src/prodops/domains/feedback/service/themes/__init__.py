@@ -14,11 +14,12 @@ from prodops.domains.feedback.service.themes.edits import ENTITY, members_of, me
 from prodops.domains.feedback.service.themes.emerging import check_emerging
 from prodops.domains.feedback.service.themes.events import THEME_CHANGED, THEME_EMERGING, THEMES_RECLUSTERED
 from prodops.domains.feedback.service.themes.incremental import assign
-from prodops.domains.feedback.service.themes.recluster import recluster
+from prodops.domains.feedback.service.themes.recluster import FIRST_THEMES_AT, first_themes_due, recluster
 from prodops.domains.feedback.service.themes.schemas import ReclusterResult, ThemeMerge, ThemeRename, ThemeSplit
 
 __all__ = [
     "ENTITY",
+    "FIRST_THEMES_AT",
     "THEMES_RECLUSTERED",
     "THEME_CHANGED",
     "THEME_EMERGING",
@@ -28,6 +29,7 @@ __all__ = [
     "ThemeSplit",
     "assign",
     "check_emerging",
+    "first_themes_due",
     "members_of",
     "merge",
     "recluster",

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from prodops.domains.feedback.models import FeedbackInsight, FeedbackTheme
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: Fewer analysed (non-archived) items than this are not clustered: nothing changes.
 MIN_ITEMS = 20
+#: Analysed items after which a workspace without themes gets its first clustering (see :func:`first_themes_due`).
+FIRST_THEMES_AT = 500
 _CHUNK = 1_000
 _SCORE_CHANGE = 0.005
 
@@ -166,6 +168,14 @@ def _item_updates(
         if not (same_theme and same_score):
             updates.append({"item_id": int(vectors.ids[pos]), "theme_id": theme_id, "theme_score": score})
     return updates
+
+
+def first_themes_due(session: Session) -> bool:
+    """No theme exists yet but enough feedback is analysed to cluster: a new installation (or the demo) should get
+    its themes now rather than at the nightly run."""
+    if session.scalar(select(FeedbackTheme.id).limit(1)) is not None:
+        return False
+    return (session.scalar(select(func.count()).select_from(FeedbackInsight)) or 0) >= FIRST_THEMES_AT
 
 
 def recluster(session: Session, *, actor: Actor | None = None) -> ReclusterResult:
