@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     database_echo: bool = False
     """Log every SQL statement (debugging only)."""
 
+    warehouse_url: str = ""
+    """Analytics warehouse. Empty means a DuckDB file (`warehouse.duckdb`) in the data directory; `duckdb:///path/to/file.duckdb` names another file."""
+
     redis_url: str = ""
     """Redis URL for the job queue (e.g. `redis://127.0.0.1:6379/0`). Empty means a SQLite-backed queue in the data directory."""
 

@@ -1,0 +1,1 @@
+"""Customer ideas portal: portals, boards, ideas, votes, comments, follows, moderation, public roadmap and changelog."""

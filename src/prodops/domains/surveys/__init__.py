@@ -1,0 +1,1 @@
+"""Surveys and NPS: survey design, distribution in waves, responses, scoring with confidence intervals, and follow-up rules."""

@@ -1,0 +1,26 @@
+"""surveys and NPS (surveys, questions, waves, invitations, responses, rules)
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-01 16:30:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+import prodops.platform.db  # noqa: F401
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
