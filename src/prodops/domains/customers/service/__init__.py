@@ -6,7 +6,8 @@ Other domains call this module (never the models or queries):
   conditions :func:`account_filter` / :func:`person_filter` / :func:`account_ids_matching`;
 - show accounts and people: :func:`get_account`, :func:`accounts_by_id`, :func:`get_person`, :func:`people_by_id`,
   :func:`person_by_email`, :func:`list_segments`; join account facts (ARR, plan, segment, region) or people's
-  accounts in grouped SQL: :func:`account_facts`, :func:`person_accounts`;
+  accounts in grouped SQL: :func:`account_facts`, :func:`person_accounts`; mirror accounts and people elsewhere
+  (the analytics warehouse): :func:`account_mirror_facts`, :func:`person_mirror_facts`;
 - link an e-mail address to a person (created and attached to the account of its domain if new): :func:`ensure_person`,
   or many at once: :func:`ensure_people`; find accounts by web domain: :func:`account_ids_by_domain`.
 
@@ -55,6 +56,7 @@ from prodops.domains.customers.service.segments import (
     account_facts,
     account_filter,
     account_ids_matching,
+    account_mirror_facts,
     accounts_by_id,
     create_segment,
     delete_segment,
@@ -65,6 +67,7 @@ from prodops.domains.customers.service.segments import (
     person_accounts,
     person_by_email,
     person_filter,
+    person_mirror_facts,
     segment_account_ids,
     segment_detail,
     segment_person_ids,
@@ -91,6 +94,7 @@ __all__ = [
     "account_filter",
     "account_ids_by_domain",
     "account_ids_matching",
+    "account_mirror_facts",
     "accounts_by_id",
     "bulk_delete_accounts",
     "bulk_update_accounts",
@@ -114,6 +118,7 @@ __all__ = [
     "person_by_email",
     "person_columns",
     "person_filter",
+    "person_mirror_facts",
     "seed_customers",
     "segment_account_ids",
     "segment_detail",

@@ -91,6 +91,34 @@ def person_accounts() -> Select[*tuple[Any, ...]]:
     return select(Person.id.label("person_id"), Person.email.label("email"), Person.account_id.label("account_id"))
 
 
+def account_mirror_facts() -> Select[*tuple[Any, ...]]:
+    """``SELECT account_id, external_id, domain, name, plan, arr, segment, region, attributes`` of every account,
+    for systems that keep a copy of the accounts (the analytics warehouse) and match them by external id or domain."""
+    return select(
+        Account.id.label("account_id"),
+        Account.external_id.label("external_id"),
+        Account.domain.label("domain"),
+        Account.name.label("name"),
+        Account.plan.label("plan"),
+        Account.arr.label("arr"),
+        Account.segment.label("segment"),
+        Account.region.label("region"),
+        Account.attributes.label("attributes"),
+    )
+
+
+def person_mirror_facts() -> Select[*tuple[Any, ...]]:
+    """``SELECT person_id, email, external_id, name, account_id`` of every person, for matching people that other
+    systems know by e-mail or external id (analytics identify calls)."""
+    return select(
+        Person.id.label("person_id"),
+        Person.email.label("email"),
+        Person.external_id.label("external_id"),
+        Person.name.label("name"),
+        Person.account_id.label("account_id"),
+    )
+
+
 def list_segments(session: Session, entity: Entity | None = None) -> list[SegmentOut]:
     """Every saved segment (with member counts), for segment pickers in other domains."""
     return list(queries.list_segments(session, entity=entity, per_page=500).items)

@@ -1,0 +1,135 @@
+"""The event ingestion endpoints: the Segment HTTP API (``/v1/batch``, ``/v1/track``, ...) and PostHog capture
+(``/batch/``, ``/capture/``, ``/e/``, ``/i/v0/e/``), so that segment-analytics-python, rudder-sdk-python, posthog and
+posthog-js send here unchanged once their host points at this server.
+
+They authenticate with a source's write key (see :mod:`..service.sources`), not a user: access level PUBLIC_API.
+Success is always HTTP 200 (the PostHog and RudderStack clients treat anything else, 202 included, as failure), sent
+only after the events are fsync'ed in the write-ahead log. Errors are ``{"code": ..., "message": ...}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from prodops.domains.analytics.service.ingest import SEGMENT_TYPES, IngestError, Protocol
+from prodops.domains.analytics.service.pipeline import get_pipeline, prepare, stop_pipeline, wal_directory
+from prodops.domains.analytics.service.wal import segments
+from prodops.platform import registry
+from prodops.platform.deps import PUBLIC_API
+
+
+@asynccontextmanager
+async def _lifespan(app: Any) -> AsyncIterator[None]:
+    """At start-up, replay what a crash left in the write-ahead log; at shutdown, store what is buffered."""
+    if segments(wal_directory()):
+        get_pipeline()
+    yield
+    stop_pipeline()
+
+
+router = registry.router(APIRouter(tags=["event ingestion"], dependencies=[PUBLIC_API], lifespan=_lifespan))
+
+_SEGMENT_OK = b'{"success":true}'
+_POSTHOG_OK = b'{"status":1}'
+
+
+def _header_key(request: Request) -> str | None:
+    """A write key sent as the Basic-auth user name or as a Bearer token."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, credential = header.partition(" ")
+    scheme, credential = scheme.lower(), credential.strip()
+    if scheme == "bearer":
+        return credential or None
+    if scheme == "basic":
+        try:
+            user = base64.b64decode(credential, validate=True).decode("utf-8").partition(":")[0]
+        except (binascii.Error, UnicodeDecodeError):
+            raise IngestError(401, "invalid_authorization", "the Basic credentials are not valid base64") from None
+        return user or None
+    raise IngestError(401, "invalid_authorization", "send the write key as Basic auth or a Bearer token")
+
+
+async def _ingest(request: Request, protocol: Protocol, call: str, ok: bytes) -> Response:
+    try:
+        raw = await request.body()
+        batch, text = prepare(
+            protocol,
+            call,
+            raw,
+            content_encoding=request.headers.get("content-encoding"),
+            compression=request.query_params.get("compression"),
+            header_key=_header_key(request) if protocol == "segment" else None,
+        )
+        await get_pipeline().accept(protocol, call, batch, text)
+    except IngestError as exc:
+        headers = {"WWW-Authenticate": 'Basic realm="write key"'} if exc.status == 401 else None
+        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+    return Response(ok, media_type="application/json")
+
+
+# --- Segment HTTP API -------------------------------------------------------------------------
+
+
+@router.post("/v1/batch", summary="Segment HTTP API: a batch of messages (track, identify, group, page, screen, alias)")
+async def segment_batch(request: Request) -> Response:
+    return await _ingest(request, "segment", "batch", _SEGMENT_OK)
+
+
+def _segment_call(call: str) -> None:
+    async def endpoint(request: Request) -> Response:
+        return await _ingest(request, "segment", call, _SEGMENT_OK)
+
+    endpoint.__name__ = f"segment_{call}"
+    router.add_api_route(f"/v1/{call}", endpoint, methods=["POST"], summary=f"Segment HTTP API: one {call} message")
+
+
+for _call in SEGMENT_TYPES:
+    _segment_call(_call)
+
+
+# --- PostHog capture -------------------------------------------------------------------------
+
+
+def _posthog_route(path: str, summary: str) -> None:
+    async def endpoint(request: Request) -> Response:
+        return await _ingest(request, "posthog", "capture", _POSTHOG_OK)
+
+    endpoint.__name__ = "posthog_" + (path.strip("/").replace("/", "_") or "root")
+    router.add_api_route(path, endpoint, methods=["POST"], summary=summary)
+    # Some clients drop the trailing slash; answer there too rather than redirect a POST.
+    router.add_api_route(path.rstrip("/"), endpoint, methods=["POST"], include_in_schema=False)
+
+
+_posthog_route("/batch/", "PostHog capture: a batch of events (posthog-python)")
+_posthog_route("/capture/", "PostHog capture: one event or a batch")
+_posthog_route("/e/", "PostHog capture: one event or a list (posthog-js)")
+_posthog_route("/i/v0/e/", "PostHog capture: one event or a list (posthog-js, newer path)")
+
+
+# posthog-js asks for feature flags and settings at start-up; this server has none to give, and says so with a 200
+# so the client carries on capturing (server-side clients never ask).
+_NO_FLAGS = {
+    "featureFlags": {},
+    "featureFlagPayloads": {},
+    "flags": {},
+    "errorsWhileComputingFlags": False,
+    "sessionRecording": False,
+    "supportedCompression": ["gzip", "gzip-js"],
+    "autocapture_opt_out": True,
+    "capturePerformance": False,
+}
+
+
+@router.api_route("/decide/", methods=["GET", "POST"], summary="PostHog settings and feature flags (none)")
+@router.api_route("/flags/", methods=["GET", "POST"], summary="PostHog feature flags (none)")
+async def posthog_no_flags() -> JSONResponse:
+    return JSONResponse(_NO_FLAGS)
