@@ -85,3 +85,4 @@ schedule(
     "check_emerging_themes",
     "Mondays 07:05 UTC: test last ISO week's themes for significant growth; e-mail admins and emit feedback.theme.emerging",
 )
+schedule("load_datasets_job", "hourly at :07: copy every registered operational dataset into the analytics warehouse")
