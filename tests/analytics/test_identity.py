@@ -172,7 +172,7 @@ def test_customers_changes_reach_the_warehouse(client: Any) -> None:
 
 
 def test_sync_on_demand(admin_client: Any) -> None:
-    acme, beta, _, _ = _people()
+    _people()
     response = admin_client.post("/api/v1/analytics/sync", headers={"X-CSRF-Token": admin_client.csrf})
     assert response.status_code == 200
     assert response.json()["accounts"] == 2
