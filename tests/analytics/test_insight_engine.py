@@ -41,8 +41,13 @@ EVENT_COLUMNS = [
 ]
 
 
+def naive(*parts: int) -> dt.datetime:
+    """A UTC time as the warehouse stores it (naive)."""
+    return dt.datetime(*parts, tzinfo=dt.UTC).replace(tzinfo=None)  # type: ignore[misc]
+
+
 def at(day: int, hour: int, month: int = 3) -> dt.datetime:
-    return dt.datetime(2026, month, day, hour)
+    return naive(2026, month, day, hour)
 
 
 EVENTS: list[tuple[int, str, dt.datetime, int | None, dict[str, Any]]] = [
@@ -106,12 +111,6 @@ def run(wh: Warehouse, **query: Any) -> insights.InsightResult:
     return insights.run(wh, insights.parse_query(query), NOW)
 
 
-def column(result: insights.InsightResult, label: str) -> list[Any]:
-    return [s for s in result.series if s.label == label][0].points and [
-        p.value for p in next(s for s in result.series if s.label == label).points
-    ]
-
-
 DAYS = [dt.datetime(2026, 3, d, tzinfo=dt.UTC) for d in range(3, 10)]
 
 
@@ -119,11 +118,11 @@ DAYS = [dt.datetime(2026, 3, d, tzinfo=dt.UTC) for d in range(3, 10)]
 
 
 def test_relative_ranges_count_back_from_today_and_start_on_whole_intervals() -> None:
-    now = dt.datetime(2026, 3, 11, 15, 30)  # a Wednesday
-    assert resolve_range("-7d", None, "day", now) == (dt.datetime(2026, 3, 5), now)
-    assert resolve_range("-2w", None, "week", now)[0] == dt.datetime(2026, 2, 23)  # widened to a Monday
-    assert resolve_range("-48h", None, "hour", now)[0] == dt.datetime(2026, 3, 9, 16)
-    assert resolve_range("2026-01-01", "2026-01-31", "month", now) == (dt.datetime(2026, 1, 1), dt.datetime(2026, 2, 1))
+    now = naive(2026, 3, 11, 15, 30)  # a Wednesday
+    assert resolve_range("-7d", None, "day", now) == (naive(2026, 3, 5), now)
+    assert resolve_range("-2w", None, "week", now)[0] == naive(2026, 2, 23)  # widened to a Monday
+    assert resolve_range("-48h", None, "hour", now)[0] == naive(2026, 3, 9, 16)
+    assert resolve_range("2026-01-01", "2026-01-31", "month", now) == (naive(2026, 1, 1), naive(2026, 2, 1))
 
 
 # --- trends ------------------------------------------------------------------------------------------------

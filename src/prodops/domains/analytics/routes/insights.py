@@ -65,6 +65,20 @@ def result_context(result: InsightResult, *, dropped_url: str | None = None, hei
     }
 
 
+def _builder_page(params: ImmutableMultiDict[str, str], errors: dict[str, str], **extra: Any) -> dict[str, Any]:
+    """The builder with its result (when the query is valid) and the save form."""
+    query, query_errors = _builder.parse(params)
+    result_url = f"{HOME}/run?{urlencode(list(params.multi_items()))}" if query is not None else None
+    return builder_context(
+        params,
+        {**query_errors, **errors},
+        result_url=result_url,
+        query=query,
+        save_params=list(params.multi_items()),
+        **extra,
+    )
+
+
 def _run(query: InsightQuery) -> tuple[InsightResult | None, dict[str, str]]:
     try:
         return results.run_query(query), {}
@@ -98,13 +112,10 @@ def overview(
 @router.get(HOME + "/new", response_class=HTMLResponse)
 def builder(request: Request, session: SessionDep, user: ViewerUser) -> Response:
     params = request.query_params
-    submitted = "kind" in params
-    query, errors = _builder.parse(params) if submitted else (None, {})
-    result_url = f"{HOME}/run?{urlencode(list(params.multi_items()))}" if query is not None else None
-    context = builder_context(
-        params, errors, result_url=result_url, query=query, save_params=list(params.multi_items())
-    )
-    return render(request, "analytics/builder.html", context, status_code=422 if submitted and errors else 200)
+    if "kind" not in params:
+        return render(request, "analytics/builder.html", builder_context(params, result_url=None, query=None))
+    context = _builder_page(params, {})
+    return render(request, "analytics/builder.html", context, status_code=422 if context["errors"] else 200)
 
 
 @router.get(HOME + "/run", response_class=HTMLResponse, dependencies=[VIEWER])
@@ -178,14 +189,8 @@ async def insight_create(request: Request, session: SessionDep, user: MemberUser
         )
         insight = saved.create_insight(session, actor_for(user), data)
     except (ValidationError, ServiceError) as exc:
-        errors = errors_of(exc)
-        context = builder_context(
-            params,
-            errors,
-            result_url=None,
-            query=None,
-            save_params=list(params.multi_items()),
-            name=form.get("name") or "",
+        context = _builder_page(
+            params, errors_of(exc), name=form.get("name") or "", description=form.get("description") or ""
         )
         return render(request, "analytics/builder.html", context, status_code=422)
     flash(request, f"Insight “{insight.name}” saved.")
@@ -242,18 +247,7 @@ def insight_edit(request: Request, session: SessionDep, user: MemberUser, insigh
     params: ImmutableMultiDict[str, str] = (
         request.query_params if "kind" in request.query_params else MultiDict(_builder.params_of(insight.parsed()))
     )
-    query, errors = _builder.parse(params)
-    result_url = f"{HOME}/run?{urlencode(list(params.multi_items()))}" if query is not None else None
-    context = builder_context(
-        params,
-        errors,
-        result_url=result_url,
-        query=query,
-        save_params=list(params.multi_items()),
-        insight=insight,
-        name=insight.name,
-        description=insight.description,
-    )
+    context = _builder_page(params, {}, insight=insight, name=insight.name, description=insight.description)
     return render(request, "analytics/builder.html", context)
 
 
@@ -268,14 +262,12 @@ async def insight_update(request: Request, session: SessionDep, user: MemberUser
         )
         saved.update_insight(session, actor_for(user), insight_id, data)
     except (ValidationError, ServiceError) as exc:
-        context = builder_context(
+        context = _builder_page(
             params,
             errors_of(exc),
-            result_url=None,
-            query=None,
-            save_params=list(params.multi_items()),
             insight=insight,
             name=form.get("name") or "",
+            description=form.get("description") or "",
         )
         return render(request, "analytics/builder.html", context, status_code=422)
     flash(request, "Insight saved.")
