@@ -145,6 +145,9 @@ class Settings(BaseSettings):
     demo_admin_password: str = "prodops-demo"  # noqa: S105  # the documented demo login
     """Password of the administrator created by `prodops demo`."""
 
+    demo_events: int = Field(default=5_000_000, ge=0, le=100_000_000)
+    """Usage events `prodops demo` generates for product analytics (180 days for the demo's people); 0 skips them."""
+
     log_level: str = "INFO"
     """Log level for the server and worker."""
 
