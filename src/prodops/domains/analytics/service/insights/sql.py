@@ -236,3 +236,64 @@ def interval_literal(n: int, unit: str) -> str:
     if unit not in TRUNC:
         raise ValueError(unit)
     return f"INTERVAL {int(n)} {unit.upper()}"
+
+
+def actors_sql(
+    sql: Sql,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    unit: str,
+    events: Iterable[str] | None,
+    filters: Iterable[Filter],
+    breakdown: tuple[str, str] | None = None,
+    accounts: bool = False,
+) -> str:
+    """``(bucket, person_id[, account_id][, bd])``: who was active in each interval, for distinct counts.
+
+    Written in two steps because it is much faster on large tables: first the distinct (interval, person, event
+    account) of the matching events, with only the event filters; then the person and account joins, filters and
+    breakdown on those far fewer rows. Same answer as filtering every event row.
+    """
+    filters = list(filters)
+    first_filters = [f for f in filters if f.source == "event"]
+    later_filters = [f for f in filters if f.source != "event"]
+    needed = {f.source for f in later_filters}
+    if breakdown and breakdown[0] != "event":
+        needed.add(breakdown[0])
+    if accounts or "account" in needed:
+        needed.add("person")
+    inner = [
+        f"date_trunc('{TRUNC[unit]}', e.timestamp) AS bucket",
+        "COALESCE(o.new_person_id, e.person_id) AS person_id",
+    ]
+    if "person" in needed:
+        inner.append("e.account_id AS own_account")
+    if breakdown and breakdown[0] == "event":
+        inner.append(f"{prop(sql, 'event', breakdown[1])} AS bd_raw")
+    where = [f"e.timestamp >= {sql.p(start)}", f"e.timestamp < {sql.p(end)}"]
+    names = list(dict.fromkeys(events)) if events is not None else None
+    if names is not None:
+        where.append(f"e.event IN ({', '.join(sql.p(n) for n in names)})" if names else "FALSE")
+    where.extend(filter_sql(sql, f) for f in first_filters)
+    first = (
+        f"SELECT DISTINCT {', '.join(inner)}\nFROM events e\n"
+        "LEFT JOIN person_overrides o ON o.old_person_id = e.person_id\n"
+        f"WHERE {' AND '.join(where)}"
+    )
+    outer = ["ev.bucket", "ev.person_id"]
+    joins = []
+    if "person" in needed:
+        outer.append("COALESCE(ev.own_account, p.account_id) AS account_id")
+        joins.append("LEFT JOIN persons p ON p.person_id = ev.person_id")
+    if "account" in needed:
+        joins.append("LEFT JOIN accounts a ON a.account_id = COALESCE(ev.own_account, p.account_id)")
+    if breakdown:
+        expr = "ev.bd_raw" if breakdown[0] == "event" else prop(sql, breakdown[0], breakdown[1])
+        outer.append(f"COALESCE({expr}, {sql.p(NONE_LABEL)}) AS bd")
+    later = [filter_sql(sql, f) for f in later_filters]
+    return (
+        f"SELECT {', '.join(outer)}\nFROM (\n{first}\n) ev\n"
+        + "".join(j + "\n" for j in joins)
+        + (f"WHERE {' AND '.join(later)}" if later else "")
+    ).rstrip()

@@ -56,6 +56,7 @@ AGGREGATES = {
     "p99": "quantile_cont(val, 0.99)",
 }
 ZERO_FILLED = {"total", "people", "accounts", "sum"}
+DISTINCT_MATHS = {"people", "accounts"}
 FOLDABLE: dict[str, Callable[[list[Any]], Any]] = {"total": sum, "sum": sum, "min": min, "max": max}
 
 
@@ -69,27 +70,39 @@ def _series_sql(
     query: TrendsQuery, series: Series, start: dt.datetime, end: dt.datetime, top: list[str] | None
 ) -> tuple[str, q.Sql]:
     sql = q.Sql()
-    columns: list[str] = []
-    need: list[str] = []
-    if series.math == "accounts":
-        need.append("person")
-    if series.math in PROPERTY_MATHS:
-        columns.append(f"{q.numeric_prop(sql, 'event', series.property or '')} AS val")
     bd = query.breakdown
-    if bd is not None:
-        columns.append(f"COALESCE({q.prop(sql, bd.source, bd.property)}, {sql.p(q.NONE_LABEL)}) AS bd")
-        need.append(bd.source)
-    base = q.events_sql(
-        sql,
-        start=start,
-        end=end,
-        events=[series.event] if series.event else None,
-        filters=query.filters,
-        columns=columns,
-        need=need,
-    )
-    bucket = f"date_trunc('{q.TRUNC[query.interval]}', ts)"
     agg = AGGREGATES[series.math]
+    if series.math in DISTINCT_MATHS:
+        # Who was active per interval, deduplicated before the person and account joins (see actors_sql).
+        base = q.actors_sql(
+            sql,
+            start=start,
+            end=end,
+            unit=query.interval,
+            events=[series.event] if series.event else None,
+            filters=query.filters,
+            breakdown=(bd.source, bd.property) if bd else None,
+            accounts=series.math == "accounts",
+        )
+        bucket = "bucket"
+    else:
+        columns: list[str] = []
+        need: list[str] = []
+        if series.math in PROPERTY_MATHS:
+            columns.append(f"{q.numeric_prop(sql, 'event', series.property or '')} AS val")
+        if bd is not None:
+            columns.append(f"COALESCE({q.prop(sql, bd.source, bd.property)}, {sql.p(q.NONE_LABEL)}) AS bd")
+            need.append(bd.source)
+        base = q.events_sql(
+            sql,
+            start=start,
+            end=end,
+            events=[series.event] if series.event else None,
+            filters=query.filters,
+            columns=columns,
+            need=need,
+        )
+        bucket = f"date_trunc('{q.TRUNC[query.interval]}', ts)"
     if bd is None:
         text = f"SELECT {bucket} AS bucket, {agg} AS value\nFROM (\n{base}\n) t\nGROUP BY 1\nORDER BY 1"
     else:
