@@ -262,3 +262,132 @@ def seed_events(session: Session, n_events: int, now: dt.datetime | None = None)
 @registry.demo_seeder("analytics events", order=15)
 def seed(session: Session, ctx: DemoContext) -> str:
     return seed_events(session, get_settings().demo_events)
+
+
+# --- insights, metrics and dashboards ---------------------------------------------------------------------------
+
+DEMO_DASHBOARD = "Product health"
+
+
+def _demo_insights() -> list[tuple[str, str, dict[str, Any]]]:
+    """Saved insights over the demo's events: name, description, query."""
+    by_plan = {"source": "account", "property": "plan", "limit": 5}
+    return [
+        (
+            "Daily active people by plan",
+            "Who uses the product each day, split by the plan of their account.",
+            {
+                "kind": "trends",
+                "series": [{"math": "people"}],
+                "interval": "day",
+                "date_from": "-90d",
+                "breakdown": by_plan,
+            },
+        ),
+        (
+            "Sign-up funnel",
+            "From sign-up to inviting a teammate, within 14 days.",
+            {"kind": "funnel", "steps": [{"event": e} for e in FUNNEL], "window": 14, "date_from": "-90d"},
+        ),
+        (
+            "Weekly retention after sign-up",
+            "People who signed up, coming back to their dashboards week after week.",
+            {
+                "kind": "retention",
+                "target_event": FUNNEL[0],
+                "return_event": "Dashboard Viewed",
+                "interval": "week",
+                "periods": 11,
+                "date_from": "-12w",
+            },
+        ),
+        (
+            f"{LAUNCHED} adoption",
+            "Share of active accounts using the AI summaries launched 60 days ago.",
+            {
+                "kind": "adoption",
+                "feature_name": "AI summaries",
+                "events": [LAUNCHED],
+                "interval": "week",
+                "date_from": "-26w",
+            },
+        ),
+        (
+            "Lifecycle of active people",
+            "New, returning, resurrecting and dormant people per week.",
+            {"kind": "lifecycle", "interval": "week", "date_from": "-16w"},
+        ),
+        (
+            "How many days a month people use dashboards",
+            "Stickiness of Dashboard Viewed over the last 30 days.",
+            {"kind": "stickiness", "event": "Dashboard Viewed", "interval": "day", "date_from": "-30d"},
+        ),
+        (
+            "Reports viewed, this month against the last",
+            "Report Viewed per day, compared with the previous 30 days.",
+            {
+                "kind": "trends",
+                "series": [{"event": "Report Viewed"}],
+                "interval": "day",
+                "date_from": "-30d",
+                "compare": True,
+            },
+        ),
+        (
+            "Feedback received per day",
+            "The feedback dataset, by the day it arrived.",
+            {
+                "kind": "dataset",
+                "dataset": "feedback",
+                "date_column": "received_at",
+                "interval": "day",
+                "date_from": "-90d",
+            },
+        ),
+    ]
+
+
+@registry.demo_seeder("analytics insights", order=40)
+def seed_insights(session: Session, ctx: DemoContext) -> str:
+    """Default metrics, saved insights and a dashboard over the demo events; the datasets loaded (idempotent)."""
+    from prodops.domains.analytics.service import dashboards, datasets, metrics, saved
+
+    started = time.perf_counter()
+    loaded = datasets.load_datasets(session)
+    added_metrics = metrics.seed_default_metrics(session, ACTOR)
+    known = {i.name: i.id for i in saved.list_insights(session, per_page=500).items}
+    for name, description, query in _demo_insights():
+        if name not in known:
+            data = saved.InsightIn.model_validate({"name": name, "description": description, "query": query})
+            known[name] = saved.create_insight(session, ACTOR, data).id
+    boards = [d for d, _ in dashboards.list_dashboards(session) if d.name == DEMO_DASHBOARD]
+    if not boards:
+        board = dashboards.create_dashboard(
+            session,
+            ACTOR,
+            dashboards.DashboardIn(
+                name=DEMO_DASHBOARD,
+                description="The numbers the product team looks at every Monday.",
+                date_from="-90d",
+                refresh_seconds=300,
+            ),
+        )
+        for key in ("weekly_active_accounts", "daily_active_people"):
+            metric = metrics.get_metric(session, key)
+            dashboards.add_tile(session, ACTOR, board.id, dashboards.TileIn(metric_id=metric.id))
+        for name, width in [
+            ("Daily active people by plan", 2),
+            ("Sign-up funnel", 1),
+            ("Weekly retention after sign-up", 1),
+            (f"{LAUNCHED} adoption", 1),
+            ("Feedback received per day", 1),
+        ]:
+            dashboards.add_tile(session, ACTOR, board.id, dashboards.TileIn(insight_id=known[name], width=width))  # type: ignore[arg-type]
+    rows = ", ".join(f"{n:,} {name}" for name, n in loaded.items())
+    return (
+        f"{len(added_metrics)} metrics, {len(_demo_insights())} saved insights, dashboard “{DEMO_DASHBOARD}”; "
+        f"datasets loaded ({rows}) in {time.perf_counter() - started:.1f} s"
+    )
+
+
+# --- end of insights, metrics and dashboards --------------------------------------------------------------------
