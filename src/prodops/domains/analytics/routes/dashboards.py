@@ -20,6 +20,7 @@ from prodops.domains.analytics.routes.insights import result_context
 from prodops.domains.analytics.service import dashboards, metrics, results, saved
 from prodops.domains.analytics.service.dashboards import REFRESH_CHOICES, DashboardIn, DashboardOut, TileIn, TileOut
 from prodops.domains.analytics.service.insights import SEGMENT_FIELDS, InsightResult
+from prodops.domains.analytics.service.insights.describe import range_words
 from prodops.domains.analytics.service.insights.types import check_date
 from prodops.platform import audit, registry
 from prodops.platform.config import get_settings
@@ -375,7 +376,12 @@ def _shared_tile(session: Session, token: str, tile_id: int) -> tuple[DashboardO
 @router.get(SHARED + "/{token}", response_class=HTMLResponse, dependencies=[PUBLIC])
 def shared_page(request: Request, session: SessionDep, token: str) -> Response:
     dashboard = _shared(session, token)
-    context = {"dashboard": dashboard, "token": token, "refresh": dashboard.refresh_seconds}
+    context = {
+        "dashboard": dashboard,
+        "token": token,
+        "refresh": dashboard.refresh_seconds,
+        "range": range_words(dashboard.date_from, dashboard.date_to),
+    }
     return render(
         request, "analytics/shared.html", context, headers={"X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer"}
     )
