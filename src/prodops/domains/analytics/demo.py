@@ -382,7 +382,7 @@ def seed_insights(session: Session, ctx: DemoContext) -> str:
             (f"{LAUNCHED} adoption", 1),
             ("Feedback received per day", 1),
         ]:
-            dashboards.add_tile(session, ACTOR, board.id, dashboards.TileIn(insight_id=known[name], width=width))  # type: ignore[arg-type]
+            dashboards.add_tile(session, ACTOR, board.id, dashboards.TileIn(insight_id=known[name], width=width))
     rows = ", ".join(f"{n:,} {name}" for name, n in loaded.items())
     return (
         f"{len(added_metrics)} metrics, {len(_demo_insights())} saved insights, dashboard “{DEMO_DASHBOARD}”; "

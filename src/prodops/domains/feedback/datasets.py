@@ -15,7 +15,7 @@ from prodops.platform import registry
 
 
 @registry.dataset("feedback")
-def feedback_volume(session: Session) -> Select[Any]:
+def feedback_volume(session: Session) -> Select[*tuple[Any, ...]]:
     """Feedback items with when they arrived, where from, their status, importance, area, type and sentiment."""
     return (
         select(

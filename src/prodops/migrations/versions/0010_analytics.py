@@ -7,10 +7,10 @@ Create Date: 2026-12-01 16:30:00.000000
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
-import prodops.platform.db  # noqa: F401
+import prodops.platform.db
 
 revision = "0010"
 down_revision = "0009"

@@ -258,7 +258,7 @@ def actors_sql(
     filters = list(filters)
     first_filters = [f for f in filters if f.source == "event"]
     later_filters = [f for f in filters if f.source != "event"]
-    needed = {f.source for f in later_filters}
+    needed: set[str] = {f.source for f in later_filters}
     if breakdown and breakdown[0] != "event":
         needed.add(breakdown[0])
     if accounts or "account" in needed:
