@@ -424,3 +424,18 @@ def test_feedback_volume_loads_as_a_dataset_and_charts_by_day(member_client: Cli
     part = member_client.get(f"/analytics/run?{params}")
     assert part.status_code == 200 and "Rows of feedback where source is “email”" in part.text
     assert sum(int(c) for c in table_numbers(part.text) if c.isdigit()) == 2
+
+
+def test_dashboard_page_statements_do_not_grow_with_tiles(member_client: Client, wh: Warehouse) -> None:
+    from tests.conftest import count_statements
+
+    board, _, insight_id = _dashboard_with_tiles()
+    member_client.get(f"/analytics/dashboards/{board}")  # warm caches (segment choices, templates)
+    with count_statements() as few:
+        assert member_client.get(f"/analytics/dashboards/{board}").status_code == 200
+    with session_scope() as s:
+        for _ in range(10):
+            dashboards.add_tile(s, ACTOR, board, dashboards.TileIn(insight_id=insight_id))
+    with count_statements() as many:
+        assert member_client.get(f"/analytics/dashboards/{board}").status_code == 200
+    assert len(many) == len(few)
