@@ -5,7 +5,7 @@
 Generates the events with NumPy (→ Arrow → DuckDB) into a temporary DuckDB file: 300,000 people (1% of them
 merged into another person, as identify/alias does), 30,000 accounts on four plans, 180 days of events in time
 order (busier on weekdays), half of them naming their account and the rest taking their person's. Then times, as
-p50 over ``--runs`` runs each:
+p50 over ``--runs`` rounds (default 7) in which the three take turns:
 
 1. daily unique people by plan over the last 90 days (a trend with a breakdown);
 2. a 4-step funnel (signup → activate → invite → purchase) with a 7-day window over the last 90 days;
@@ -13,13 +13,15 @@ p50 over ``--runs`` runs each:
 
 Each through the insight engine (``insights.run`` on a ``DuckDBWarehouse``), as hand-written DuckDB SQL (the
 fastest variant found; kept below), and with pandas on DataFrames already in memory (loading them is not
-timed). The three answers are checked to be equal before anything is timed.
+timed). The three answers are checked to be equal before anything is timed. Wall-clock time depends on what else
+the machine runs; the CPU seconds (all threads of this process) show the work itself.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import statistics
 import tempfile
 import time
@@ -83,13 +85,14 @@ RETENTION = {
 
 HAND_TREND = """
 WITH ev AS (
-  SELECT DISTINCT date_trunc('day', e.timestamp) AS day, COALESCE(o.new_person_id, e.person_id) AS person_id, e.account_id
-  FROM events e LEFT JOIN person_overrides o ON o.old_person_id = e.person_id
+  SELECT DISTINCT date_trunc('day', e.timestamp) AS day, e.person_id, e.account_id
+  FROM events e
   WHERE e.timestamp >= $start AND e.timestamp < $end
 )
-SELECT ev.day, COALESCE(a.plan, '(none)') AS plan, count(DISTINCT ev.person_id) AS people
+SELECT ev.day, COALESCE(a.plan, '(none)') AS plan, count(DISTINCT COALESCE(o.new_person_id, ev.person_id)) AS people
 FROM ev
-LEFT JOIN persons p ON p.person_id = ev.person_id
+LEFT JOIN person_overrides o ON o.old_person_id = ev.person_id
+LEFT JOIN persons p ON p.person_id = COALESCE(o.new_person_id, ev.person_id)
 LEFT JOIN accounts a ON a.account_id = COALESCE(ev.account_id, p.account_id)
 GROUP BY 1, 2
 """
@@ -303,23 +306,33 @@ def pandas_answers(wh: DuckDBWarehouse) -> dict[str, Callable[[], Any]]:
     return {"trend": trend, "funnel": funnel, "retention": retention}
 
 
-def p50(fn: Callable[[], Any], runs: int) -> float:
-    times = []
+def timed(fn: Callable[[], Any]) -> tuple[float, float]:
+    started, used = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - started, time.process_time() - used
+
+
+def p50s(fns: list[Callable[[], Any] | None], runs: int) -> list[tuple[float, float] | None]:
+    """Median wall-clock and CPU seconds (all threads of this process) of each function over ``runs`` rounds.
+    The functions take turns within each round, so a busy moment of the machine weighs on all of them alike."""
+    samples: list[list[tuple[float, float]]] = [[] for _ in fns]
     for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for i, fn in enumerate(fns):
+            if fn is not None:
+                samples[i].append(timed(fn))
+    return [
+        (statistics.median(w for w, _ in got), statistics.median(c for _, c in got)) if got else None for got in samples
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000_000)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--no-pandas", action="store_true")
     parser.add_argument("--data", type=Path, help="keep the generated DuckDB file here (and reuse it when it exists)")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=150)
     with tempfile.TemporaryDirectory(prefix="prodops-bench-") as tmp:
         path = args.data or Path(tmp) / "events.duckdb"
         if not path.exists():
@@ -344,21 +357,27 @@ def main() -> None:
                 assert pandas[name]() == expected, f"pandas' {name} differs from the hand-written SQL"
         console.print("The three answers agree (engine, hand-written SQL" + (", pandas)." if pandas else ")."))
         table = Table(title=f"p50 of {args.runs} runs, {args.events:,} events")
-        for column in ("query", "engine s", "hand SQL s", "engine / hand", "pandas s"):
+        for column in ("query", "engine s", "hand SQL s", "engine / hand", "pandas s", "CPU s: engine / hand / pandas"):
             table.add_column(column, justify="left" if column == "query" else "right")
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("Timing", total=len(labels) * (3 if pandas else 2))
             for name, label in labels.items():
-                e = p50(engine[name], args.runs)
-                progress.advance(task)
-                h = p50(hand[name], args.runs)
-                progress.advance(task)
-                pd_time = p50(pandas[name], args.runs) if pandas else None
-                progress.advance(task)
+                measured = p50s([engine[name], hand[name], pandas[name] if pandas else None], args.runs)
+                progress.advance(task, 3 if pandas else 2)
+                (e, e_cpu), (h, h_cpu) = measured[0], measured[1]  # type: ignore[misc]
+                pd_time, pd_cpu = measured[2] if measured[2] else (None, None)
                 table.add_row(
-                    label, f"{e:.3f}", f"{h:.3f}", f"{e / h:.2f}×", "—" if pd_time is None else f"{pd_time:.2f}"
+                    label,
+                    f"{e:.3f}",
+                    f"{h:.3f}",
+                    f"{e / h:.2f}×",
+                    "—" if pd_time is None else f"{pd_time:.2f}",
+                    f"{e_cpu:.2f} / {h_cpu:.2f} / " + ("—" if pd_cpu is None else f"{pd_cpu:.2f}"),
                 )
         console.print(table)
+        console.print(
+            f"Load average while timing: {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs"
+        )
         wh.close()
 
 

@@ -76,12 +76,13 @@ funnel AS (
   SELECT person_id, bd, t1, {", ".join(reached)} FROM firsts WHERE rn = 1
 )"""  # noqa: S608  # identifiers from whitelists; user text travels as $parameters
         return text, sql
-    base = q.events_sql(sql, start=start, end=end, events=events, filters=query.filters, columns=[bd_col], need=need)
+    base = q.events_sql(
+        sql, start=start, end=end, events=events, filters=query.filters, columns=[bd_col] if bd else [], need=need
+    )
     e = [sql.p(name) for name in events]
-    ctes = [
-        f"base AS (\n{base}\n)",
-        f"s1 AS (\n  SELECT person_id, min(ts) AS t1, arg_min(bd, ts) AS bd FROM base WHERE event = {e[0]} GROUP BY person_id\n)",  # noqa: S608  # identifiers from whitelists; user text travels as $parameters
-    ]
+    first_bd = "arg_min(bd, ts)" if bd else "NULL"
+    s1 = f"SELECT person_id, min(ts) AS t1, {first_bd} AS bd FROM base WHERE event = {e[0]} GROUP BY person_id"  # noqa: S608  # identifiers from whitelists; user text travels as $parameters
+    ctes = [f"base AS (\n{base}\n)", f"s1 AS (\n  {s1}\n)"]
     for k in range(2, n + 1):
         after = ">" if events[k - 1] in events[: k - 1] else ">="
         prev = "t1" if k == 2 else f"t{k - 1}"

@@ -251,9 +251,9 @@ def actors_sql(
 ) -> str:
     """``(bucket, person_id[, account_id][, bd])``: who was active in each interval, for distinct counts.
 
-    Written in two steps because it is much faster on large tables: first the distinct (interval, person, event
-    account) of the matching events, with only the event filters; then the person and account joins, filters and
-    breakdown on those far fewer rows. Same answer as filtering every event row.
+    Written in two steps because it is much faster on large tables: first the distinct (interval, person as sent,
+    event account) of the matching events, with only the event filters; then merges, the person and account joins,
+    filters and breakdown on those far fewer rows. Same answer as resolving and filtering every event row.
     """
     filters = list(filters)
     first_filters = [f for f in filters if f.source == "event"]
@@ -263,10 +263,7 @@ def actors_sql(
         needed.add(breakdown[0])
     if accounts or "account" in needed:
         needed.add("person")
-    inner = [
-        f"date_trunc('{TRUNC[unit]}', e.timestamp) AS bucket",
-        "COALESCE(o.new_person_id, e.person_id) AS person_id",
-    ]
+    inner = [f"date_trunc('{TRUNC[unit]}', e.timestamp) AS bucket", "e.person_id AS raw_person_id"]
     if "person" in needed:
         inner.append("e.account_id AS own_account")
     if breakdown and breakdown[0] == "event":
@@ -276,16 +273,12 @@ def actors_sql(
     if names is not None:
         where.append(f"e.event IN ({', '.join(sql.p(n) for n in names)})" if names else "FALSE")
     where.extend(filter_sql(sql, f) for f in first_filters)
-    first = (
-        f"SELECT DISTINCT {', '.join(inner)}\nFROM events e\n"
-        "LEFT JOIN person_overrides o ON o.old_person_id = e.person_id\n"
-        f"WHERE {' AND '.join(where)}"
-    )
-    outer = ["ev.bucket", "ev.person_id"]
-    joins = []
+    first = f"SELECT DISTINCT {', '.join(inner)}\nFROM events e\nWHERE {' AND '.join(where)}"
+    outer = ["ev.bucket", "COALESCE(o.new_person_id, ev.raw_person_id) AS person_id"]
+    joins = ["LEFT JOIN person_overrides o ON o.old_person_id = ev.raw_person_id"]
     if "person" in needed:
         outer.append("COALESCE(ev.own_account, p.account_id) AS account_id")
-        joins.append("LEFT JOIN persons p ON p.person_id = ev.person_id")
+        joins.append("LEFT JOIN persons p ON p.person_id = COALESCE(o.new_person_id, ev.raw_person_id)")
     if "account" in needed:
         joins.append("LEFT JOIN accounts a ON a.account_id = COALESCE(ev.own_account, p.account_id)")
     if breakdown:
