@@ -439,3 +439,13 @@ def test_dashboard_page_statements_do_not_grow_with_tiles(member_client: Client,
     with count_statements() as many:
         assert member_client.get(f"/analytics/dashboards/{board}").status_code == 200
     assert len(many) == len(few)
+
+
+def test_admins_reload_datasets_from_the_dashboards_page(
+    admin_client: Client, member_client: Client, wh: Warehouse
+) -> None:
+    with session_scope() as s:
+        feedback.ingest(s, ACTOR, FeedbackIn(text="Search is slow"))
+    assert "Reload datasets now" in admin_client.get("/analytics/dashboards").text
+    assert admin_client.form("/analytics/dashboards/datasets/reload", follow_redirects=False).status_code == 303
+    assert wh.query("SELECT count(*) FROM ds_feedback").scalar() == 1  # jobs run inline in the tests

@@ -19,12 +19,13 @@ from prodops.domains.analytics.routes import _charts, _format
 from prodops.domains.analytics.routes.insights import result_context
 from prodops.domains.analytics.service import dashboards, metrics, results, saved
 from prodops.domains.analytics.service.dashboards import REFRESH_CHOICES, DashboardIn, DashboardOut, TileIn, TileOut
+from prodops.domains.analytics.service.datasets import registered
 from prodops.domains.analytics.service.insights import SEGMENT_FIELDS, InsightResult
 from prodops.domains.analytics.service.insights.describe import range_words
 from prodops.domains.analytics.service.insights.types import check_date
 from prodops.platform import audit, registry
 from prodops.platform.config import get_settings
-from prodops.platform.deps import PUBLIC, VIEWER, MemberUser, SessionDep, ViewerUser
+from prodops.platform.deps import PUBLIC, VIEWER, AdminUser, MemberUser, SessionDep, ViewerUser
 from prodops.platform.errors import NotFound, ServiceError, ValidationFailed
 from prodops.platform.identity.service import actor_for
 from prodops.platform.tabular import attachment_headers, write_csv
@@ -109,11 +110,8 @@ def _tile_context(session: Session, dashboard: DashboardOut, tile: TileOut, scop
 
 @router.get(PAGES, response_class=HTMLResponse)
 def dashboards_page(request: Request, session: SessionDep, user: ViewerUser) -> Response:
-    return render(
-        request,
-        "analytics/dashboards.html",
-        {"dashboards": dashboards.list_dashboards(session), "form": {}, "errors": {}},
-    )
+    context = {"dashboards": dashboards.list_dashboards(session), "form": {}, "errors": {}, "datasets": registered()}
+    return render(request, "analytics/dashboards.html", context)
 
 
 def _dashboard_data(form: dict[str, Any]) -> DashboardIn:
@@ -132,13 +130,28 @@ def _dashboard_data(form: dict[str, Any]) -> DashboardIn:
     )
 
 
+@router.post(PAGES + "/datasets/reload")
+def datasets_reload(request: Request, user: AdminUser) -> Response:
+    """Copy every registered operational dataset into the warehouse now (in the background)."""
+    from prodops.domains.analytics import jobs
+
+    jobs.load_datasets_now()
+    flash(request, "The datasets are being reloaded; dataset tiles show the new rows in a moment.")
+    return RedirectResponse(PAGES, status_code=303)
+
+
 @router.post(PAGES)
 async def dashboard_create(request: Request, session: SessionDep, user: MemberUser) -> Response:
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     try:
         dashboard = dashboards.create_dashboard(session, actor_for(user), _dashboard_data(form))
     except (ValidationError, ServiceError) as exc:
-        context = {"dashboards": dashboards.list_dashboards(session), "form": form, "errors": errors_of(exc)}
+        context = {
+            "dashboards": dashboards.list_dashboards(session),
+            "form": form,
+            "errors": errors_of(exc),
+            "datasets": registered(),
+        }
         return render(request, "analytics/dashboards.html", context, status_code=422)
     flash(request, f"Dashboard “{dashboard.name}” created. Add tiles from saved insights and metrics.")
     return RedirectResponse(f"{PAGES}/{dashboard.id}", status_code=303)
