@@ -441,9 +441,7 @@ def test_dashboard_page_statements_do_not_grow_with_tiles(member_client: Client,
     assert len(many) == len(few)
 
 
-def test_admins_reload_datasets_from_the_dashboards_page(
-    admin_client: Client, member_client: Client, wh: Warehouse
-) -> None:
+def test_admins_reload_datasets_from_the_dashboards_page(admin_client: Client, wh: Warehouse) -> None:
     with session_scope() as s:
         feedback.ingest(s, ACTOR, FeedbackIn(text="Search is slow"))
     assert "Reload datasets now" in admin_client.get("/analytics/dashboards").text
