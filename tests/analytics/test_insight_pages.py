@@ -447,3 +447,32 @@ def test_admins_reload_datasets_from_the_dashboards_page(admin_client: Client, w
     assert "Reload datasets now" in admin_client.get("/analytics/dashboards").text
     assert admin_client.form("/analytics/dashboards/datasets/reload", follow_redirects=False).status_code == 303
     assert wh.query("SELECT count(*) FROM ds_feedback").scalar() == 1  # jobs run inline in the tests
+
+
+def test_user_text_is_escaped_in_questions_tables_and_names(member_client: Client, wh: Warehouse) -> None:
+    evil = "<script>alert(1)</script>"
+    params = urlencode([("kind", "trends"), ("event", evil), ("date_from", "-7d"), ("bd_property", evil)])
+    part = member_client.get(f"/analytics/run?{params}")
+    assert part.status_code == 200
+    assert evil not in part.text and "&lt;script&gt;" in part.text
+    made = member_client.form(
+        "/analytics/insights", {"kind": "trends", "event": "view", "name": evil}, follow_redirects=False
+    )
+    page = member_client.get(made.headers["location"])
+    assert evil not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+def test_retention_table_shows_the_share_that_came_back(viewer_client: Client, wh: Warehouse) -> None:
+    params = urlencode(
+        [
+            ("kind", "retention"),
+            ("target_event", "signup"),
+            ("return_event", "view"),
+            ("interval", "day"),
+            ("periods", "3"),
+            ("date_from", "-7d"),
+        ]
+    )
+    part = viewer_client.get(f"/analytics/run?{params}")
+    assert part.status_code == 200
+    assert "1 (50%)" in part.text  # of Ada and Bo, who signed up 3 days ago, Bo viewed the next day

@@ -67,7 +67,15 @@ def cell(value: Any, column: str, interval: str | None) -> str:
 
 
 def table(result: InsightResult) -> list[list[str]]:
-    return [[cell(v, result.columns[i], result.interval) for i, v in enumerate(row)] for row in result.rows]
+    rows = [[cell(v, result.columns[i], result.interval) for i, v in enumerate(row)] for row in result.rows]
+    if result.kind == "retention":
+        # Cohort cells also say which share of the cohort came back.
+        for shown, row in zip(rows, result.rows, strict=True):
+            size = row[1]
+            for i in range(3, len(row)):
+                if row[i] is not None and size:
+                    shown[i] = f"{shown[i]} ({row[i] / size:.0%})"
+    return rows
 
 
 def csv_rows(result: InsightResult) -> list[list[Any]]:
