@@ -245,7 +245,8 @@ def test_clock_skew_is_corrected_from_sent_at(client: Any) -> None:
     assert abs((received - ts) - dt.timedelta(seconds=30)) < dt.timedelta(milliseconds=1)
     ts, received = got["s2"]
     assert abs((received - ts) - dt.timedelta(seconds=60)) < dt.timedelta(milliseconds=1)
-    assert got["s3"][0] == dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC).replace(tzinfo=None)  # no sentAt: taken as sent, converted to UTC
+    # No sentAt: the timestamp is taken as sent, converted to UTC.
+    assert got["s3"][0] == dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC).replace(tzinfo=None)
 
 
 def test_resending_the_same_ids_never_double_counts_even_after_a_restart(client: Any) -> None:

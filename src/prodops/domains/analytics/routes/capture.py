@@ -35,6 +35,10 @@ async def _lifespan(app: Any) -> AsyncIterator[None]:
 
 
 router = registry.router(APIRouter(tags=["event ingestion"], dependencies=[PUBLIC_API], lifespan=_lifespan))
+# Trackers send hundreds of requests a second; route them before the hundreds of page routes (matching walks the
+# routes in order). Their paths are the trackers' own and collide with no page.
+_routers = registry.registry.routers
+_routers.insert(0, _routers.pop(next(i for i, r in enumerate(_routers) if r is router)))
 
 _SEGMENT_OK = b'{"success":true}'
 _POSTHOG_OK = b'{"status":1}'

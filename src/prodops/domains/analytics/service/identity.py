@@ -177,6 +177,10 @@ class IdentityResolver:
             self._map(distinct_id, pid)
         return pid
 
+    def has_accounts(self) -> bool:
+        """Whether any account is known at all (when not, no event needs an account look-up)."""
+        return bool(self._account_by_key or self._by_email or self._by_external)
+
     def account_of(self, pid: int, group_key: str | None) -> int | None:
         if group_key is not None:
             found = self._account_by_key.get(group_key) or self._account_by_key.get(group_key.lower())

@@ -80,6 +80,9 @@ _scan = json.JSONDecoder().scan_once
 _WS = re.compile(r"[ \t\n\r]*")
 
 
+_SPACE = frozenset(" \t\n\r")
+
+
 def _skip(s: str, idx: int) -> int:
     return _WS.match(s, idx).end()  # type: ignore[union-attr]  # the pattern matches the empty string
 
@@ -88,6 +91,8 @@ def _array(s: str, idx: int) -> tuple[list[Any], list[int], int]:
     """Parse the JSON array at ``s[idx]`` ('['), returning its items, the size of each item in bytes, and the end."""
     items: list[Any] = []
     sizes: list[int] = []
+    add_item, add_size = items.append, sizes.append
+    measure_from = MAX_EVENT_BYTES // 4  # characters undercount non-ASCII text: count bytes only when it matters
     idx = _skip(s, idx + 1)
     if s[idx] == "]":
         return items, sizes, idx + 1
@@ -95,14 +100,17 @@ def _array(s: str, idx: int) -> tuple[list[Any], list[int], int]:
         start = idx
         value, idx = _scan(s, idx)
         size = idx - start
-        if size > MAX_EVENT_BYTES // 4:  # characters undercount non-ASCII text: measure the bytes only when it matters
-            size = len(s[start:idx].encode("utf-8"))
-        items.append(value)
-        sizes.append(size)
-        idx = _skip(s, idx)
-        if s[idx] == ",":
-            idx = _skip(s, idx + 1)
-        elif s[idx] == "]":
+        add_item(value)
+        add_size(size if size <= measure_from else len(s[start:idx].encode("utf-8")))
+        c = s[idx]
+        if c in _SPACE:
+            idx = _skip(s, idx)
+            c = s[idx]
+        if c == ",":
+            idx += 1
+            if s[idx] in _SPACE:  # json.dumps writes ", " between items
+                idx = _skip(s, idx)
+        elif c == "]":
             return items, sizes, idx + 1
         else:
             raise StopIteration(idx)
@@ -173,7 +181,12 @@ def parse_time(value: Any, field: str) -> dt.datetime | None:
     """An ISO 8601 text or epoch number as naive UTC; None when absent."""
     if value is None or value == "":
         return None
-    if isinstance(value, str):
+    if type(value) is str:
+        if value[-1] == "Z" and "+" not in value:  # the common case, UTC: no time-zone arithmetic needed
+            try:
+                return dt.datetime.fromisoformat(value[:-1])
+            except ValueError:
+                pass
         try:
             moment = dt.datetime.fromisoformat(value)
         except ValueError:
@@ -192,7 +205,9 @@ def parse_time(value: Any, field: str) -> dt.datetime | None:
 
 def _text_id(value: Any) -> str | None:
     """An identifier as text: strings kept, numbers written out, empty and other types absent."""
-    if isinstance(value, str):
+    if type(value) is str:
+        if value and len(value) <= 200 and value[0] > " " and value[-1] > " ":
+            return value
         value = value.strip()
         return value[:200] or None
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -214,17 +229,19 @@ def generated_id(source_id: int, distinct_id: str, event: str, when: Any, proper
     return "gen-" + hashlib.blake2b(basis.encode(), digest_size=16).hexdigest()
 
 
-def _when(
-    raw: Any, sent_at: dt.datetime | None, received_at: dt.datetime, field: str, offset: Any = None
-) -> dt.datetime:
+def _skew(received_at: dt.datetime, sent_at: dt.datetime | None) -> dt.timedelta | None:
+    return None if sent_at is None else received_at - sent_at
+
+
+def _when(raw: Any, skew: dt.timedelta | None, received_at: dt.datetime, field: str, offset: Any = None) -> dt.datetime:
+    """An event's time: its timestamp moved by the client's clock ``skew`` (received − sent), or else the time of
+    receipt (less PostHog's ``offset`` milliseconds)."""
     moment = parse_time(raw, field)
     if moment is None:
         if isinstance(offset, int | float) and not isinstance(offset, bool) and 0 <= offset < 1e10:
             return received_at - dt.timedelta(milliseconds=offset)
         return received_at
-    if sent_at is not None:
-        moment += received_at - sent_at
-    return moment
+    return moment + skew if skew is not None else moment
 
 
 # --- Segment --------------------------------------------------------------------------------
@@ -256,12 +273,13 @@ def segment_messages(
         shared = {}
         sent = None
         where = call
+    skew = _skew(received_at, sent)
     out: list[Message] = []
     for i, msg in enumerate(batch):
         label = f"{where}[{i}]" if call == "batch" else call
         if not isinstance(msg, dict):
             raise _bad("invalid_event", f"{label} must be a JSON object")
-        out.append(_segment_message(msg, call, label, shared, sent, source_id, received_at))
+        out.append(_segment_message(msg, call, label, shared, skew, source_id, received_at))
     return out
 
 
@@ -270,7 +288,7 @@ def _segment_message(
     call: str,
     label: str,
     shared: dict[str, Any],
-    batch_sent: dt.datetime | None,
+    batch_skew: dt.timedelta | None,
     source_id: int,
     received_at: dt.datetime,
 ) -> Message:
@@ -290,9 +308,10 @@ def _segment_message(
     event, op, group_key = _segment_kind(kind, msg, label, properties, context, user_id, anonymous_id, group_key)
     if context:
         properties["$context"] = context
-    sent = parse_time(msg.get("sentAt"), f"{label}.sentAt") or batch_sent
+    own_sent = msg.get("sentAt")
+    skew = batch_skew if own_sent is None else _skew(received_at, parse_time(own_sent, f"{label}.sentAt"))
     raw_time = msg.get("timestamp") or msg.get("originalTimestamp")
-    timestamp = _when(raw_time, sent, received_at, f"{label}.timestamp")
+    timestamp = _when(raw_time, skew, received_at, f"{label}.timestamp")
     uuid = _text_id(msg.get("messageId")) or generated_id(source_id, distinct_id, event, raw_time, properties)
     return (uuid, event, distinct_id, timestamp, properties, op, group_key)
 
@@ -379,18 +398,18 @@ def posthog_messages(
         sent_raw = top.get("sent_at")
     else:
         raise _bad("invalid_body", 'send an event object, a list of events or {"batch": [...]}')
-    sent = parse_time(sent_raw, "sent_at")
+    skew = _skew(received_at, parse_time(sent_raw, "sent_at"))
     out: list[Message] = []
     for i, event in enumerate(batch):
         label = f"{where}[{i}]" if where == "batch" else where
         if not isinstance(event, dict):
             raise _bad("invalid_event", f"{label} must be a JSON object")
-        out.append(_posthog_event(event, label, sent, source_id, received_at))
+        out.append(_posthog_event(event, label, skew, source_id, received_at))
     return out
 
 
 def _posthog_event(
-    event: dict[str, Any], label: str, sent: dt.datetime | None, source_id: int, received_at: dt.datetime
+    event: dict[str, Any], label: str, skew: dt.timedelta | None, source_id: int, received_at: dt.datetime
 ) -> Message:
     name = event.get("event")
     if not isinstance(name, str) or not name.strip():
@@ -430,7 +449,7 @@ def _posthog_event(
     if op is not None and op[0] == "group":
         group_key = op[1]
     raw_time = event.get("timestamp")
-    timestamp = _when(raw_time, sent, received_at, f"{label}.timestamp", event.get("offset"))
+    timestamp = _when(raw_time, skew, received_at, f"{label}.timestamp", event.get("offset"))
     uuid = _text_id(event.get("uuid")) or generated_id(source_id, distinct_id, name, raw_time, properties)
     return (uuid, name, distinct_id, timestamp, properties, op, group_key)
 

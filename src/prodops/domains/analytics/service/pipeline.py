@@ -41,7 +41,7 @@ from prodops.domains.analytics.service.wal import WriteAheadLog, read_segment, s
 from prodops.platform import events
 from prodops.platform.config import get_settings
 from prodops.platform.db import session_factory
-from prodops.platform.warehouse import Warehouse, get_warehouse
+from prodops.platform.warehouse import DuckDBWarehouse, Warehouse, get_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,29 @@ def _from_record(payload: bytes) -> Batch | None:
         log.exception("a logged request no longer parses; skipped")
         return None
     return Batch(meta["s"], received_at, messages)
+
+
+def _append_events(wh: Warehouse, columns: tuple[list[Any], ...]) -> None:
+    """One append of the events' columns: straight from the column lists through Arrow on DuckDB, else through the
+    warehouse interface's row append."""
+    if not columns[0]:
+        return
+    if isinstance(wh, DuckDBWarehouse):
+        import pyarrow as pa
+
+        types = (pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.timestamp("us"),
+                 pa.timestamp("us"), pa.int32(), pa.string())  # fmt: skip
+        table = pa.table(
+            {name: pa.array(col, type=t) for name, col, t in zip(EVENT_COLUMNS, columns, types, strict=True)}
+        )
+        with wh.cursor() as cur:
+            cur.register("_ingest_events", table)
+            try:
+                cur.execute("INSERT INTO events SELECT * FROM _ingest_events")
+            finally:
+                cur.unregister("_ingest_events")
+        return
+    wh.append("events", EVENT_COLUMNS, list(zip(*columns, strict=True)))
 
 
 class RecentIds:
@@ -268,14 +291,18 @@ class Pipeline:
 
     def _store(self, batches: list[Batch]) -> int:
         """Append the batches' new events and the identity changes they cause; returns the events appended."""
-        rows: list[tuple[Any, ...]] = []
+        columns: tuple[list[Any], ...] = tuple([] for _ in EVENT_COLUMNS)
+        uuids, names, distinct_ids, person_ids, account_ids, timestamps, received_ats, source_ids, props_json = columns
         usage: dict[int, tuple[int, int, dt.datetime]] = {}
         seen: set[str] = set()
         resolver = self.identity
+        person_of = resolver.person_of
+        has_accounts = resolver.has_accounts()
         recent = self.recent
-        dumps = json.dumps
+        dumps = json.dumps  # parsed from JSON, so always serialisable: the fast default encoder
         for batch in batches:
             received, source_id = batch.received_at, batch.source_id
+            stored_before = len(uuids)
             for uuid, event, distinct_id, timestamp, props, op, group_key in batch.messages:
                 if uuid in seen or uuid in recent:
                     self.duplicates += 1
@@ -283,22 +310,27 @@ class Pipeline:
                 seen.add(uuid)
                 if op is not None:
                     resolver.apply(op, distinct_id, timestamp)
-                pid = resolver.person_of.get(distinct_id) or resolver.resolve(distinct_id, timestamp)
-                account = resolver.account_of(pid, group_key)
-                rows.append((
-                    uuid, event, distinct_id, pid, account, timestamp, received, source_id,
-                    dumps(props, default=str, separators=(",", ":")),
-                ))  # fmt: skip
+                pid = person_of.get(distinct_id) or resolver.resolve(distinct_id, timestamp)
+                uuids.append(uuid)
+                names.append(event)
+                distinct_ids.append(distinct_id)
+                person_ids.append(pid)
+                account_ids.append(resolver.account_of(pid, group_key) if has_accounts or group_key else None)
+                timestamps.append(timestamp)
+                props_json.append(dumps(props))
+            added = len(uuids) - stored_before
+            received_ats.extend([received] * added)
+            source_ids.extend([source_id] * added)
             n, r, last = usage.get(source_id, (0, 0, received))
             usage[source_id] = (n + len(batch.messages), r + 1, max(last, received))
-        self.wh.append("events", EVENT_COLUMNS, rows)
+        _append_events(self.wh, columns)
         for source_id, (n, r, last) in usage.items():
             n0, r0, last0 = self._usage.get(source_id, (0, 0, last))
             self._usage[source_id] = (n0 + n, r0 + r, max(last0, last))
         recent.add_all(list(seen))
         resolver.write(self.wh)
-        self.stored += len(rows)
-        return len(rows)
+        self.stored += len(uuids)
+        return len(uuids)
 
     def _write_usage(self) -> None:
         if not self._usage:

@@ -85,12 +85,15 @@ class WriteAheadLog:
         return fd
 
     def submit(self, payload: bytes, item: Any) -> Future[None]:
-        """Queue a record; the future resolves once it is on disk (``item`` then joins the current segment)."""
+        """Queue a record; the future resolves once it is on disk (``item`` then joins the current segment).
+
+        The checksum is computed by the writer thread: zlib releases the GIL on large buffers, and an event loop
+        that lets go of the GIL waits up to a switch interval (5 ms) to get it back."""
         future: Future[None] = Future()
         with self._cond:
             if self._closed:
                 raise RuntimeError("the write-ahead log is closed")
-            self._pending.append((frame(payload), item, future))
+            self._pending.append((payload, item, future))  # framed by the writer thread, off the caller's thread
             self._cond.notify()
         return future
 
@@ -104,7 +107,7 @@ class WriteAheadLog:
                     return
             try:
                 with self._io:
-                    data = b"".join(record for record, _, _ in batch)
+                    data = b"".join(frame(record) for record, _, _ in batch)
                     view = memoryview(data)
                     while view:
                         view = view[os.write(self._fd, view) :]
