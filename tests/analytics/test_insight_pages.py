@@ -476,3 +476,16 @@ def test_retention_table_shows_the_share_that_came_back(viewer_client: Client, w
     part = viewer_client.get(f"/analytics/run?{params}")
     assert part.status_code == 200
     assert "1 (50%)" in part.text  # of Ada and Bo, who signed up 3 days ago, Bo viewed the next day
+
+
+def test_the_interval_in_progress_is_drawn_dashed(wh: Warehouse) -> None:
+    from prodops.domains.analytics.routes._charts import spec_for
+    from prodops.domains.analytics.service import insights
+    from prodops.platform.web.charts import to_png
+
+    result = insights.run(wh, insights.parse_query({**TRENDS, "compare": True}))
+    spec = spec_for(result, 200, title="Viewers")
+    today = [v for v in spec["data"]["values"] if v["part"] == "so far"]
+    assert [v["dash"] for v in today] == ["dashed"]  # today, in the current series only
+    assert sum(v["dash"] == "dashed" for v in spec["data"]["values"] if v["series"].endswith("(previous period)")) == 7
+    assert to_png(spec).startswith(b"\x89PNG")

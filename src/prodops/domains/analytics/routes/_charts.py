@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prodops.domains.analytics.service.insights import sql as q
 from prodops.domains.analytics.service.insights.types import InsightResult
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
@@ -11,17 +12,34 @@ TIME_FORMAT = {"hour": "%d %b %H:%M", "day": "%d %b", "week": "%d %b", "month": 
 PERCENT_UNITS = {"share", "percent"}
 
 
+def _partial_from(result: InsightResult) -> int | None:
+    """Index of the first interval that has not ended by the end of the range (drawn dashed: "so far")."""
+    if not result.series or not result.interval:
+        return None
+    end = result.date_to
+    for i, point in enumerate(result.series[0].points):
+        if q.add(point.bucket, result.interval) > end:
+            return i
+    return None
+
+
 def _time_series(result: InsightResult, height: int, *, percent: bool = False) -> dict[str, Any]:
-    values = [
-        {
-            "t": p.bucket.isoformat(),
-            "series": s.label,
-            "value": p.value,
-            "period": "previous" if s.compare else "current",
-        }
-        for s in result.series
-        for p in s.points
-    ]
+    """Lines per series; the previous period and the interval still in progress are dashed."""
+    partial = _partial_from(result)
+    values: list[dict[str, Any]] = []
+    for s in result.series:
+        for i, p in enumerate(s.points):
+            dashed = s.compare or (partial is not None and i >= partial)
+            row = {
+                "t": p.bucket.isoformat(),
+                "series": s.label,
+                "value": p.value,
+                "dash": "dashed" if dashed else "solid",
+            }
+            row["part"] = "so far" if partial is not None and i >= partial and not s.compare else "whole"
+            values.append(row)
+            if not s.compare and partial is not None and i == partial - 1:
+                values.append({**row, "dash": "dashed"})  # the dashed piece starts where the solid line ends
     fmt = TIME_FORMAT.get(result.interval or "day", "%d %b")
     y: dict[str, Any] = {"field": "value", "type": "quantitative", "title": None}
     if percent:
@@ -30,14 +48,19 @@ def _time_series(result: InsightResult, height: int, *, percent: bool = False) -
         "x": {"field": "t", "type": "temporal", "title": None, "axis": {"format": fmt, "labelOverlap": True}},
         "y": y,
         "color": {"field": "series", "type": "nominal", "title": None, "legend": {"orient": "bottom", "columns": 3}},
+        "strokeDash": {
+            "field": "dash",
+            "type": "nominal",
+            "scale": {"domain": ["solid", "dashed"], "range": [[1, 0], [5, 4]]},
+            "legend": None,
+        },
         "tooltip": [
             {"field": "series", "type": "nominal", "title": "Series"},
             {"field": "t", "type": "temporal", "title": "Interval", "format": fmt + (" %Y" if "%Y" not in fmt else "")},
             {"field": "value", "type": "quantitative", "title": "Value", "format": ".1%" if percent else ",.4~f"},
+            {"field": "part", "type": "nominal", "title": "Counted"},
         ],
     }
-    if any(s.compare for s in result.series):
-        encoding["strokeDash"] = {"field": "period", "type": "nominal", "title": None, "legend": None}
     if len(result.series) <= 1:
         encoding["color"]["legend"] = None
     return {
