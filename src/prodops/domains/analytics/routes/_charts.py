@@ -23,6 +23,14 @@ def _partial_from(result: InsightResult) -> int | None:
     return None
 
 
+def _time_axis(interval: str | None, fmt: str) -> dict[str, Any]:
+    """Ticks on whole intervals only (a day axis never shows the same date twice)."""
+    axis: dict[str, Any] = {"format": fmt, "labelOverlap": True}
+    if interval in {"hour", "day", "month"}:
+        axis["tickCount"] = {"interval": interval, "step": 1}
+    return axis
+
+
 def _time_series(result: InsightResult, height: int, *, percent: bool = False) -> dict[str, Any]:
     """Lines per series; the previous period and the interval still in progress are dashed."""
     partial = _partial_from(result)
@@ -45,7 +53,7 @@ def _time_series(result: InsightResult, height: int, *, percent: bool = False) -
     if percent:
         y["axis"] = {"format": ".0%"}
     encoding: dict[str, Any] = {
-        "x": {"field": "t", "type": "temporal", "title": None, "axis": {"format": fmt, "labelOverlap": True}},
+        "x": {"field": "t", "type": "temporal", "title": None, "axis": _time_axis(result.interval, fmt)},
         "y": y,
         "color": {"field": "series", "type": "nominal", "title": None, "legend": {"orient": "bottom", "columns": 3}},
         "strokeDash": {
