@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,14 +23,22 @@ from prodops.domains.analytics.service.ingest import SEGMENT_TYPES, IngestError,
 from prodops.domains.analytics.service.pipeline import get_pipeline, prepare, stop_pipeline, wal_directory
 from prodops.domains.analytics.service.wal import segments
 from prodops.platform import registry
+from prodops.platform.config import get_settings
 from prodops.platform.deps import PUBLIC_API
+
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
 async def _lifespan(app: Any) -> AsyncIterator[None]:
-    """At start-up, replay what a crash left in the write-ahead log; at shutdown, store what is buffered."""
-    if segments(wal_directory()):
-        get_pipeline()
+    """At start-up, replay what a crash left in the write-ahead log and bring the warehouse copy of the customers
+    up to date; at shutdown, store what is buffered. (The test suite starts an app per test: there the pipeline
+    starts on first use instead, unless a log is waiting.)"""
+    if segments(wal_directory()) or get_settings().environment != "test":
+        try:
+            get_pipeline()
+        except Exception:  # e.g. a second server process: DuckDB lets one process write its file
+            log.exception("the analytics pipeline did not start; event ingestion will retry on the first request")
     yield
     stop_pipeline()
 

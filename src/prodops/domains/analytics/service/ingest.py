@@ -76,7 +76,8 @@ def decode_body(raw: bytes, content_encoding: str | None, compression: str | Non
         raise _bad("invalid_json", "the body is not UTF-8 text") from None
 
 
-_scan = json.JSONDecoder().scan_once
+# The decoder's C scanner parses one JSON value at a position and says where it ended.
+_scan: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in JSONDecoder.__init__
 _WS = re.compile(r"[ \t\n\r]*")
 
 
@@ -122,6 +123,7 @@ def parse(text: str) -> tuple[Any, list[int] | None]:
     try:
         idx = _skip(text, 0)
         sizes: list[int] | None = None
+        value: Any
         if text[idx] == "[":
             value, sizes, idx = _array(text, idx)
         elif text[idx] == "{":
@@ -363,7 +365,7 @@ def posthog_key(top: Any) -> str | None:
         key = _text_id(top.get("api_key")) or _text_id(top.get("token"))
         if key:
             return key
-        events = top.get("batch") if isinstance(top.get("batch"), list) else [top]
+        events: list[Any] = top["batch"] if isinstance(top.get("batch"), list) else [top]
     elif isinstance(top, list):
         events = top
     else:
