@@ -179,8 +179,9 @@ def _check_sizes(sizes: list[int] | None, what: str) -> None:
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def parse_time(value: Any, field: str) -> dt.datetime | None:
-    """An ISO 8601 text or epoch number as naive UTC; None when absent."""
+def parse_time(value: Any, field: str, suffix: str = "") -> dt.datetime | None:
+    """An ISO 8601 text or epoch number as naive UTC; None when absent. ``field + suffix`` names it in errors (kept
+    apart so that the hot path formats no text)."""
     if value is None or value == "":
         return None
     if type(value) is str:
@@ -192,7 +193,9 @@ def parse_time(value: Any, field: str) -> dt.datetime | None:
         try:
             moment = dt.datetime.fromisoformat(value)
         except ValueError:
-            raise _bad("invalid_timestamp", f"{field}: {value[:40]!r} is not an ISO 8601 date and time") from None
+            raise _bad(
+                "invalid_timestamp", f"{field}{suffix}: {value[:40]!r} is not an ISO 8601 date and time"
+            ) from None
         if moment.tzinfo is not None:
             moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
         return moment
@@ -201,8 +204,8 @@ def parse_time(value: Any, field: str) -> dt.datetime | None:
         try:
             return (_EPOCH + dt.timedelta(seconds=seconds)).replace(tzinfo=None)
         except OverflowError:
-            raise _bad("invalid_timestamp", f"{field}: {value} is out of range") from None
-    raise _bad("invalid_timestamp", f"{field} must be an ISO 8601 date and time")
+            raise _bad("invalid_timestamp", f"{field}{suffix}: {value} is out of range") from None
+    raise _bad("invalid_timestamp", f"{field}{suffix} must be an ISO 8601 date and time")
 
 
 def _text_id(value: Any) -> str | None:
@@ -217,11 +220,11 @@ def _text_id(value: Any) -> str | None:
     return None
 
 
-def _dict(value: Any, field: str) -> dict[str, Any]:
+def _dict(value: Any, field: str, suffix: str = "") -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _bad("invalid_event", f"{field} must be a JSON object")
+        raise _bad("invalid_event", f"{field}{suffix} must be a JSON object")
     return value
 
 
@@ -235,15 +238,25 @@ def _skew(received_at: dt.datetime, sent_at: dt.datetime | None) -> dt.timedelta
     return None if sent_at is None else received_at - sent_at
 
 
-def _when(raw: Any, skew: dt.timedelta | None, received_at: dt.datetime, field: str, offset: Any = None) -> dt.datetime:
+def _when(
+    raw: Any, skew: dt.timedelta | None, received_at: dt.datetime, field: str, suffix: str = "", offset: Any = None
+) -> dt.datetime:
     """An event's time: its timestamp moved by the client's clock ``skew`` (received − sent), or else the time of
     receipt (less PostHog's ``offset`` milliseconds)."""
-    moment = parse_time(raw, field)
+    moment = parse_time(raw, field, suffix)
     if moment is None:
         if isinstance(offset, int | float) and not isinstance(offset, bool) and 0 <= offset < 1e10:
             return received_at - dt.timedelta(milliseconds=offset)
         return received_at
     return moment + skew if skew is not None else moment
+
+
+_HERE = "\x00"
+"""Stands for the message's place (``batch[3]``) in error texts; filled in only when there is an error."""
+
+
+def _placed(exc: IngestError, place: str) -> IngestError:
+    return IngestError(exc.status, exc.code, exc.message.replace(_HERE, place))
 
 
 # --- Segment --------------------------------------------------------------------------------
@@ -278,10 +291,12 @@ def segment_messages(
     skew = _skew(received_at, sent)
     out: list[Message] = []
     for i, msg in enumerate(batch):
-        label = f"{where}[{i}]" if call == "batch" else call
-        if not isinstance(msg, dict):
-            raise _bad("invalid_event", f"{label} must be a JSON object")
-        out.append(_segment_message(msg, call, label, shared, skew, source_id, received_at))
+        try:
+            if not isinstance(msg, dict):
+                raise _bad("invalid_event", f"{_HERE} must be a JSON object")
+            out.append(_segment_message(msg, call, _HERE, shared, skew, source_id, received_at))
+        except IngestError as exc:
+            raise _placed(exc, f"{where}[{i}]" if call == "batch" else call) from None
     return out
 
 
@@ -302,8 +317,8 @@ def _segment_message(
     distinct_id = user_id or anonymous_id
     if distinct_id is None:
         raise _bad("missing_id", f"{label}: userId or anonymousId is required")
-    properties = dict(_dict(msg.get("properties"), f"{label}.properties"))
-    context = _dict(msg.get("context"), f"{label}.context")
+    properties = dict(_dict(msg.get("properties"), label, ".properties"))
+    context = _dict(msg.get("context"), label, ".context")
     if shared:
         context = {**shared, **context}
     group_key = _text_id(context.get("groupId")) if context else None
@@ -311,9 +326,9 @@ def _segment_message(
     if context:
         properties["$context"] = context
     own_sent = msg.get("sentAt")
-    skew = batch_skew if own_sent is None else _skew(received_at, parse_time(own_sent, f"{label}.sentAt"))
+    skew = batch_skew if own_sent is None else _skew(received_at, parse_time(own_sent, label, ".sentAt"))
     raw_time = msg.get("timestamp") or msg.get("originalTimestamp")
-    timestamp = _when(raw_time, skew, received_at, f"{label}.timestamp")
+    timestamp = _when(raw_time, skew, received_at, label, ".timestamp")
     uuid = _text_id(msg.get("messageId")) or generated_id(source_id, distinct_id, event, raw_time, properties)
     return (uuid, event, distinct_id, timestamp, properties, op, group_key)
 
@@ -338,7 +353,7 @@ def _segment_kind(
             properties.setdefault("$category", category)
         return ("$pageview" if kind == "page" else "$screen"), None, group_key
     if kind == "identify":
-        traits = _dict(msg.get("traits"), f"{label}.traits") or _dict(context.get("traits"), f"{label}.context.traits")
+        traits = _dict(msg.get("traits"), label, ".traits") or _dict(context.get("traits"), label, ".context.traits")
         properties["$set"] = traits
         op = ("identify", user_id, anonymous_id, traits) if user_id else ("set", traits)
         return "$identify", op, group_key
@@ -346,7 +361,7 @@ def _segment_kind(
         group_id = _text_id(msg.get("groupId"))
         if group_id is None:
             raise _bad("invalid_event", f"{label}.groupId is required")
-        traits = _dict(msg.get("traits"), f"{label}.traits")
+        traits = _dict(msg.get("traits"), label, ".traits")
         properties.update({"$group_key": group_id, "$group_set": traits})
         return "$groupidentify", ("group", group_id, traits), group_id
     previous = _text_id(msg.get("previousId"))  # alias
@@ -403,10 +418,12 @@ def posthog_messages(
     skew = _skew(received_at, parse_time(sent_raw, "sent_at"))
     out: list[Message] = []
     for i, event in enumerate(batch):
-        label = f"{where}[{i}]" if where == "batch" else where
-        if not isinstance(event, dict):
-            raise _bad("invalid_event", f"{label} must be a JSON object")
-        out.append(_posthog_event(event, label, skew, source_id, received_at))
+        try:
+            if not isinstance(event, dict):
+                raise _bad("invalid_event", f"{_HERE} must be a JSON object")
+            out.append(_posthog_event(event, _HERE, skew, source_id, received_at))
+        except IngestError as exc:
+            raise _placed(exc, f"{where}[{i}]" if where == "batch" else where) from None
     return out
 
 
@@ -417,7 +434,7 @@ def _posthog_event(
     if not isinstance(name, str) or not name.strip():
         raise _bad("invalid_event", f"{label}.event (the event name) is required")
     name = name.strip()[:200]
-    properties = dict(_dict(event.get("properties"), f"{label}.properties"))
+    properties = dict(_dict(event.get("properties"), label, ".properties"))
     distinct_id = _text_id(event.get("distinct_id")) or _text_id(properties.get("distinct_id"))
     if distinct_id is None:
         raise _bad("missing_id", f"{label}.distinct_id is required")
@@ -425,9 +442,9 @@ def _posthog_event(
         properties.pop(private, None)
     to_set = event.get("$set", properties.get("$set"))
     if to_set is not None:
-        properties["$set"] = _dict(to_set, f"{label}.$set")
+        properties["$set"] = _dict(to_set, label, ".$set")
     if "$set_once" in event:
-        properties["$set_once"] = _dict(event["$set_once"], f"{label}.$set_once")
+        properties["$set_once"] = _dict(event["$set_once"], label, ".$set_once")
     op: tuple[Any, ...] | None = None
     if name == "$identify":
         anon = _text_id(properties.get("$anon_distinct_id"))
@@ -441,7 +458,7 @@ def _posthog_event(
         key = _text_id(properties.get("$group_key"))
         if key is None:
             raise _bad("invalid_event", f"{label}: $groupidentify needs properties.$group_key")
-        op = ("group", key, _dict(properties.get("$group_set"), f"{label}.properties.$group_set"))
+        op = ("group", key, _dict(properties.get("$group_set"), label, ".properties.$group_set"))
     elif properties.get("$set") or properties.get("$set_once"):
         op = ("set", {**(properties.get("$set_once") or {}), **(properties.get("$set") or {})})
     group_key = None
@@ -451,7 +468,7 @@ def _posthog_event(
     if op is not None and op[0] == "group":
         group_key = op[1]
     raw_time = event.get("timestamp")
-    timestamp = _when(raw_time, skew, received_at, f"{label}.timestamp", event.get("offset"))
+    timestamp = _when(raw_time, skew, received_at, label, ".timestamp", offset=event.get("offset"))
     uuid = _text_id(event.get("uuid")) or generated_id(source_id, distinct_id, name, raw_time, properties)
     return (uuid, name, distinct_id, timestamp, properties, op, group_key)
 
