@@ -204,6 +204,7 @@ info = sources.KeyInfo(1, "any", True)
 pipe = pipeline.get_pipeline()
 pipe._stop.set()  # no background flusher: flush explicitly, as it would
 start = time.perf_counter()
+cpu_start = time.process_time()
 parse = log = 0.0
 futures = []
 for raw in bodies:
@@ -219,7 +220,8 @@ for f in futures: f.result()
 logged = time.perf_counter()
 stored = pipe.flush()
 end = time.perf_counter()
-print(json.dumps({"events": n_batches * batch, "total": end - start, "parse": parse, "logged": logged - start,
+cpu = time.process_time() - cpu_start
+print(json.dumps({"events": n_batches * batch, "total": end - start, "cpu": cpu, "parse": parse, "logged": logged - start,
                   "store": end - logged, "stored": stored, "rounds": pipe.wal.rounds}))
 """
 
@@ -256,7 +258,8 @@ def main() -> None:
         f"{floor['total']:.2f}",
         f"{floor['events'] / floor['total']:,.0f}",
         f"parse {floor['events'] / floor['parse']:,.0f}/s, parse+log {floor['events'] / floor['logged']:,.0f}/s, "
-        f"store {floor['stored'] / max(floor['store'], 1e-9):,.0f}/s, {floor['rounds']} fsync rounds",
+        f"store {floor['stored'] / max(floor['store'], 1e-9):,.0f}/s, {floor['rounds']} fsync rounds; "
+        f"CPU {floor['cpu']:.1f} s = {floor['events'] / floor['cpu']:,.0f} events per CPU second",
     )
     table.add_row(
         f"HTTP /v1/batch, {args.processes}×{args.threads} clients",

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.5
 """How often buffered events are moved into the warehouse (so they are queryable within about a second)."""
 DEDUPE_WINDOW = 1_000_000
-"""How many recent event ids are remembered to drop resent events (about 50 MB of memory)."""
+"""How many recent event ids are remembered to drop resent events (about 70 MB of memory)."""
 CUSTOMERS_REFRESH_SECONDS = 300.0
 """How often the customers facts are re-read even without a change seen in this process (changes made by the CLI)."""
 
@@ -201,10 +201,7 @@ class Pipeline:
         with self._lock:
             ensure_schema(self.wh)
             self.identity.load(self.wh)
-            recent = self.wh.query(
-                "SELECT uuid FROM events ORDER BY received_at DESC LIMIT $n", {"n": self.recent.capacity}
-            ).rows
-            self.recent.add_all([r[0] for r in reversed(recent)])
+            self._load_recent()
             self._refresh_customers(force=True)
             self.directory.mkdir(parents=True, exist_ok=True)
             left = segments(self.directory)
@@ -214,6 +211,18 @@ class Pipeline:
         if thread:
             self._thread = threading.Thread(target=self._run, name="analytics-flusher", daemon=True)
             self._thread.start()
+
+    def _load_recent(self) -> None:
+        """Fill the de-duplication window with the ids of the most recently received events, oldest first."""
+        sql = "SELECT uuid FROM (SELECT uuid, received_at FROM events ORDER BY received_at DESC LIMIT $n) ORDER BY received_at"
+        params = {"n": self.recent.capacity}
+        if not isinstance(self.wh, DuckDBWarehouse):
+            self.recent.add_all([r[0] for r in self.wh.query(sql, params).rows])
+            return
+        with self.wh.cursor() as cur:  # in chunks: a million ids at once would be a few hundred MB of text
+            cur.execute(sql, params)
+            while chunk := cur.fetchmany(100_000):
+                self.recent.add_all([r[0] for r in chunk])
 
     def stop(self) -> None:
         """Store what is buffered and stop (a clean shutdown leaves no segment behind)."""
