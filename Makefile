@@ -56,6 +56,7 @@ bench: install ## Run the benchmarks (prints figures)
 	@$(UV) run --frozen python -m benchmarks.feedback_import
 	@$(UV) run --frozen python -m benchmarks.feedback_pages
 	@$(UV) run --frozen python -m benchmarks.setup_times
+	@$(UV) run --frozen python -m benchmarks.analytics_ingest
 
 clean: ## Remove local data and caches
 	rm -rf .prodops .pytest_cache .mypy_cache .ruff_cache
