@@ -281,3 +281,40 @@ def test_source_counters_follow_the_traffic(client: Any, admin_client: Any) -> N
     got = admin_client.get(f"/api/v1/analytics/sources/{src.id}").json()
     assert (got["events_received"], got["requests_received"]) == (5, 2)
     assert got["last_event_at"] is not None
+
+
+def test_browser_clients_cross_origin_and_posthog_js_form_bodies(client: Any) -> None:
+    src = make_source()
+    preflight = client.options(
+        "/v1/batch", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    assert client.options("/e/").status_code == 204
+    ok = client.post("/v1/batch", json=_batch(src.write_key, n=1, prefix="cors"))
+    assert ok.headers["access-control-allow-origin"] == "*"
+    refused = client.post("/v1/batch", json=_batch("wk_nope"))
+    assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == "*"
+    # posthog-js without compression posts a form whose data field is the base64 of the JSON
+    payload = json.dumps(
+        [{"event": "$pageview", "distinct_id": "d", "uuid": "form-1", "properties": {"token": src.write_key}}]
+    )
+    form = {"data": base64.b64encode(payload.encode()).decode()}
+    assert client.post("/e/", data=form).status_code == 200
+    packed = base64.b64encode(gzip.compress(payload.replace("form-1", "form-2").encode())).decode()
+    assert client.post("/e/?compression=base64", data={"data": packed}).status_code == 200
+    assert client.post("/e/", data={"nothing": "here"}).json()["code"] == "invalid_body"
+    assert rows("SELECT uuid FROM events ORDER BY uuid") == [("cors0",), ("form-1",), ("form-2",)]
+
+
+def test_a_closed_log_answers_503_so_clients_retry(client: Any) -> None:
+    src = make_source()
+    assert client.post("/v1/batch", json=_batch(src.write_key, n=1, prefix="before")).status_code == 200
+    pipe = pipeline.get_pipeline()
+    assert pipe.wal is not None
+    pipe.wal.close()  # as during shutdown
+    response = client.post("/v1/batch", json=_batch(src.write_key, n=1, prefix="after"))
+    assert response.status_code == 503
+    assert response.json()["code"] == "unavailable" and response.headers["retry-after"] == "30"
+    assert rows("SELECT uuid FROM events") == [("before0",)]

@@ -15,13 +15,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from prodops.domains.analytics.service.ingest import SEGMENT_TYPES, IngestError, Protocol
 from prodops.domains.analytics.service.pipeline import get_pipeline, prepare, stop_pipeline, wal_directory
-from prodops.domains.analytics.service.wal import segments
+from prodops.domains.analytics.service.wal import LogClosed, segments
 from prodops.platform import registry
 from prodops.platform.config import get_settings
 from prodops.platform.deps import PUBLIC_API
@@ -71,9 +72,35 @@ def _header_key(request: Request) -> str | None:
     raise IngestError(401, "invalid_authorization", "send the write key as Basic auth or a Bearer token")
 
 
+# Write keys sit in web pages and no cookie is read here, so any page may send (analytics.js, posthog-js).
+_CORS = {"Access-Control-Allow-Origin": "*"}
+_PREFLIGHT = {
+    **_CORS,
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type, Content-Encoding, Authorization",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def _posthog_form(raw: bytes) -> bytes:
+    """posthog-js's form post: ``data=<base64 of the JSON (or of its gzip)>``."""
+    fields = parse_qs(raw.decode("latin-1"))
+    data = (fields.get("data") or [""])[0].strip()
+    if not data:
+        raise IngestError(400, "invalid_body", "the form has no data field")
+    try:
+        return base64.b64decode(data + "=" * (-len(data) % 4), altchars=b"-_" if "-" in data or "_" in data else None)
+    except (binascii.Error, ValueError):
+        raise IngestError(400, "invalid_body", "the data field is not base64") from None
+
+
 async def _ingest(request: Request, protocol: Protocol, call: str, ok: bytes) -> Response:
     try:
         raw = await request.body()
+        if protocol == "posthog" and request.headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded"
+        ):
+            raw = _posthog_form(raw)
         batch, text = prepare(
             protocol,
             call,
@@ -84,9 +111,19 @@ async def _ingest(request: Request, protocol: Protocol, call: str, ok: bytes) ->
         )
         await get_pipeline().accept(protocol, call, batch, text)
     except IngestError as exc:
-        headers = {"WWW-Authenticate": 'Basic realm="write key"'} if exc.status == 401 else None
+        headers = {**_CORS, "WWW-Authenticate": 'Basic realm="write key"'} if exc.status == 401 else _CORS
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
-    return Response(ok, media_type="application/json")
+    except (OSError, LogClosed):  # a full disk, or shutting down: nothing was accepted, the client retries
+        log.exception("the analytics write-ahead log refused a request")
+        body = {"code": "unavailable", "message": "events cannot be stored right now; retry later"}
+        return JSONResponse(
+            {**body, "detail": body["message"]}, status_code=503, headers={**_CORS, "Retry-After": "30"}
+        )
+    return Response(ok, media_type="application/json", headers=_CORS)
+
+
+async def _preflight() -> Response:
+    return Response(status_code=204, headers=_PREFLIGHT)
 
 
 # --- Segment HTTP API -------------------------------------------------------------------------
@@ -107,6 +144,8 @@ def _segment_call(call: str) -> None:
 
 for _call in SEGMENT_TYPES:
     _segment_call(_call)
+for _call in ("batch", *SEGMENT_TYPES):
+    router.add_api_route(f"/v1/{_call}", _preflight, methods=["OPTIONS"], include_in_schema=False)
 
 
 # --- PostHog capture -------------------------------------------------------------------------
@@ -120,6 +159,8 @@ def _posthog_route(path: str, summary: str) -> None:
     router.add_api_route(path, endpoint, methods=["POST"], summary=summary)
     # Some clients drop the trailing slash; answer there too rather than redirect a POST.
     router.add_api_route(path.rstrip("/"), endpoint, methods=["POST"], include_in_schema=False)
+    for variant in (path, path.rstrip("/")):
+        router.add_api_route(variant, _preflight, methods=["OPTIONS"], include_in_schema=False)
 
 
 _posthog_route("/batch/", "PostHog capture: a batch of events (posthog-python)")
@@ -145,4 +186,8 @@ _NO_FLAGS = {
 @router.api_route("/decide/", methods=["GET", "POST"], summary="PostHog settings and feature flags (none)")
 @router.api_route("/flags/", methods=["GET", "POST"], summary="PostHog feature flags (none)")
 async def posthog_no_flags() -> JSONResponse:
-    return JSONResponse(_NO_FLAGS)
+    return JSONResponse(_NO_FLAGS, headers=_CORS)
+
+
+for _path in ("/decide/", "/flags/"):
+    router.add_api_route(_path, _preflight, methods=["OPTIONS"], include_in_schema=False)

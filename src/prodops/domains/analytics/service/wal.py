@@ -52,6 +52,10 @@ def frame(payload: bytes) -> bytes:
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
+class LogClosed(RuntimeError):
+    """The log no longer takes records (the server is shutting down)."""
+
+
 class WriteAheadLog:
     """Appends records durably with group commit; see the module docstring."""
 
@@ -92,7 +96,7 @@ class WriteAheadLog:
         future: Future[None] = Future()
         with self._cond:
             if self._closed:
-                raise RuntimeError("the write-ahead log is closed")
+                raise LogClosed("the write-ahead log is closed")
             self._pending.append((payload, item, future))  # framed by the writer thread, off the caller's thread
             self._cond.notify()
         return future
@@ -128,21 +132,26 @@ class WriteAheadLog:
         with self._io:
             if not self._written:
                 return None, []
-            os.close(self._fd)
+            if self._fd >= 0:
+                os.close(self._fd)
             closed = self._path(self._seq)
             self._seq += 1
-            self._fd = self._open(self._seq)
+            self._fd = -1 if self._closed else self._open(self._seq)
             self._written = 0
             items, self._items = self._items, []
             return closed, items
 
     def close(self) -> None:
-        """Stop the writer after it has written what is queued; the current segment stays for the next start."""
+        """Stop the writer after it has written what is queued; the current segment stays for :meth:`rotate` (which
+        still hands it over) or the next start."""
         with self._cond:
+            if self._closed:
+                return
             self._closed = True
             self._cond.notify()
         self._thread.join(timeout=10)
         with self._io:
             os.close(self._fd)
+            self._fd = -1
             if not self._written:
                 self._path(self._seq).unlink(missing_ok=True)
