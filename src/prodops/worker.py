@@ -85,3 +85,7 @@ schedule(
     "check_emerging_themes",
     "Mondays 07:05 UTC: test last ISO week's themes for significant growth; e-mail admins and emit feedback.theme.emerging",
 )
+schedule(
+    "survey_waves",
+    "every 5 minutes: e-mail the survey waves that are due, then the reminders that are due (throttle and opt-outs applied)",
+)
