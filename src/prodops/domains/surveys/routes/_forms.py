@@ -84,11 +84,9 @@ def describe_branch(b: Mapping[str, Any]) -> str:
         return f"if {', '.join(b['choices'])} → {target}"
     if b.get("min") is not None or b.get("max") is not None:
         lo, hi = b.get("min"), b.get("max")
-        return (
-            f"if {lo:g} → {target}"
-            if lo == hi
-            else f"if {lo if lo is not None else '…'}–{hi if hi is not None else '…'} → {target}"
-        )
+        low = "…" if lo is None else f"{lo:g}"
+        high = "…" if hi is None else f"{hi:g}"
+        return f"if {low} → {target}" if lo == hi else f"if {low}–{high} → {target}"
     return f"then → {target}"
 
 

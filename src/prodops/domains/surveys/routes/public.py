@@ -155,8 +155,8 @@ def public_link(request: Request, session: SessionDep, public_key: str, lang: st
         return _page(request, {"invalid": True}, status_code=404)
     if survey.status != "active":
         return _page(request, {"closed": True, "survey": survey})
-    language = responses.language_for(survey, lang or None)
-    key, done = responses.response_state(session, survey, request.session.get(_session_key(survey.id)))
+    key, done, started_in = responses.response_state(session, survey, request.session.get(_session_key(survey.id)))
+    language = responses.language_for(survey, lang or started_in)
     return _page(request, _question_context(survey, key, language, f"/survey/p/{public_key}", done=done))
 
 

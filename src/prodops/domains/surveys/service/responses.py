@@ -450,14 +450,14 @@ def open_link(session: Session, token: str, language: str | None = None) -> Link
     return state
 
 
-def response_state(session: Session, survey: SurveyOut, response_id: int | None) -> tuple[str | None, bool]:
-    """(next question key, complete?) of an anonymous response continued across pages (public link, snippet)."""
+def response_state(session: Session, survey: SurveyOut, response_id: int | None) -> tuple[str | None, bool, str | None]:
+    """(next question key, complete?, language) of an anonymous response continued across pages (public link)."""
     if response_id is None:
-        return first_key(survey), False
+        return first_key(survey), False, None
     response = session.get(Response, response_id)
     if response is None or response.survey_id != survey.id:
-        return first_key(survey), False
-    return response.next_key, response.completed_at is not None
+        return first_key(survey), False, None
+    return response.next_key, response.completed_at is not None, response.language
 
 
 def survey_for_public_key(session: Session, public_key: str) -> SurveyOut | None:
