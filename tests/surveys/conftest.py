@@ -41,7 +41,9 @@ def make_person(session: Session, email: str, *, arr: float = 0, owner_id: int |
             region="EMEA",
         ),
     )
-    person = customers.create_person(session, ACTOR, PersonIn(email=email, name=email.split("@")[0].title()))
+    person = customers.create_person(
+        session, ACTOR, PersonIn(email=email, name=email.split("@", maxsplit=1)[0].title())
+    )
     return person.id, account.id
 
 

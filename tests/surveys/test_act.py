@@ -3,6 +3,9 @@ account page; verbatims become feedback items."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,15 +16,24 @@ from prodops.domains.surveys.schemas import FollowUpUpdate, ResponseIn, RuleIn
 from prodops.platform.errors import ValidationFailed
 from tests.conftest import Client, make_user
 from tests.platform.test_email import Mailbox
-from tests.platform.test_webhooks import Receiver, receiver, subscribe  # noqa: F401  # the receiver fixture
+from tests.platform.test_webhooks import Receiver, subscribe
 from tests.surveys.conftest import ACTOR, make_person, make_survey
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    r.thread.start()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
 
 
 def test_detractor_at_a_large_account_opens_a_follow_up_with_email_and_webhook(
     session: Session,
     smtp: Mailbox,
     receiver: Receiver,
-    admin_client: Client,  # noqa: F811
+    admin_client: Client,
 ) -> None:
     owner = make_user("member", email="owner@acme.example")
     survey = make_survey(session)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import typer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-import typer
 from typer.testing import CliRunner
 
-from prodops.domains.surveys.commands import app as surveys_cli
 from prodops.domains.feedback.models import FeedbackItem
+from prodops.domains.surveys.commands import app as surveys_cli
 from prodops.domains.surveys.models import Response
 from tests.conftest import Client, make_token, make_user
 

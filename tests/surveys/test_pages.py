@@ -9,8 +9,8 @@ import re
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from prodops.domains.feedback.service.widget import WidgetSiteIn
 from prodops.domains.feedback.service import widget
+from prodops.domains.feedback.service.widget import WidgetSiteIn
 from prodops.domains.surveys import service
 from prodops.domains.surveys.models import Response
 from prodops.domains.surveys.schemas import ResponseIn

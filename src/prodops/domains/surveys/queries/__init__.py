@@ -61,15 +61,15 @@ def list_surveys(
             .where(Response.survey_id.in_(ids), Response.score.is_not(None))
             .group_by(Response.survey_id, Response.score)
         ):
-            hist.setdefault(sid, {})[int(value)] = int(n)
+            hist.setdefault(sid, {})[int(value or 0)] = int(n)
         for sid, n, last in session.execute(
             select(Response.survey_id, func.count(), func.max(Response.responded_at))
             .where(Response.survey_id.in_(ids), Response.completed_at.is_not(None))
             .group_by(Response.survey_id)
         ):
-            if isinstance(last, str):
-                last = dt.datetime.fromisoformat(last).replace(tzinfo=dt.UTC)
-            counts[sid] = (int(n), last)
+            # SQLite hands an aggregate timestamp back as text.
+            when = dt.datetime.fromisoformat(last).replace(tzinfo=dt.UTC) if isinstance(last, str) else last
+            counts[sid] = (int(n), when)
     rows = []
     for s in found.items:
         kind = s.kind if s.kind != "custom" else None
@@ -248,7 +248,7 @@ def _follow_ups_out(session: Session, rows: Sequence[FollowUp]) -> list[FollowUp
     rules = dict(
         session.execute(select(Rule.id, Rule.name).where(Rule.id.in_({r.rule_id for r in rows if r.rule_id}))).all()
     )
-    owners = dict(
+    owners: dict[int, str] = dict(
         session.execute(
             select(User.id, func.coalesce(func.nullif(User.name, ""), User.email)).where(
                 User.id.in_({r.owner_id for r in rows if r.owner_id})
@@ -345,7 +345,7 @@ def account_panel(session: Session, account_id: int) -> AccountSurveys:
         .where(Response.account_id == account_id, Response.score.is_not(None))
         .group_by(Response.survey_id, Response.score)
     ):
-        hist.setdefault(sid, {})[int(value)] = int(n)
+        hist.setdefault(sid, {})[int(value or 0)] = int(n)
     surveys = {s.id: s for s in session.scalars(select(Survey).where(Survey.id.in_(list(hist)))) if s.kind != "custom"}
     scores = [
         (sid, surveys[sid].name, surveys[sid].kind, scoring.score(surveys[sid].kind, h))

@@ -56,7 +56,7 @@ class PeriodStart(FunctionElement[str]):
 
 @compiles(PeriodStart)
 def _period_sqlite(element: PeriodStart, compiler: SQLCompiler, **kw: Any) -> str:
-    column = compiler.process(list(element.clauses)[0], **kw)
+    column = compiler.process(next(iter(element.clauses)), **kw)
     if element.unit == "month":
         return f"strftime('%Y-%m-01', {column})"
     # 'weekday 0' moves to the coming Sunday (or stays on one); six days back is that week's Monday.
@@ -65,7 +65,7 @@ def _period_sqlite(element: PeriodStart, compiler: SQLCompiler, **kw: Any) -> st
 
 @compiles(PeriodStart, "postgresql")
 def _period_pg(element: PeriodStart, compiler: SQLCompiler, **kw: Any) -> str:
-    column = compiler.process(list(element.clauses)[0], **kw)
+    column = compiler.process(next(iter(element.clauses)), **kw)
     return f"to_char(date_trunc('{element.unit}', {column} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
 
 

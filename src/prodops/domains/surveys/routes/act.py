@@ -145,7 +145,9 @@ def rules_page(request: Request, session: SessionDep) -> Response:
 
 
 def _rule_values(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    values = {k: str(form.get(k, "")).strip() for k in ("name", "survey_id", "group_name", "min_arr", "assignee_id")}
+    values: dict[str, Any] = {
+        k: str(form.get(k, "")).strip() for k in ("name", "survey_id", "group_name", "min_arr", "assignee_id")
+    }
     values["notify_email"] = form.get("notify_email") in ("on", "true", "1")
     data: dict[str, Any] = {
         "name": values["name"],

@@ -91,12 +91,12 @@ def standard_questions(kind: str, languages: list[str]) -> list[QuestionIn]:
     return [
         QuestionIn(
             key="score",
-            qtype=kind,  # type: ignore[arg-type]
+            qtype=kind,
             text=_in(_SCORE[kind], languages),
             required=True,
-            branches=[{"min": low_min, "max": low_max, "goto": "why_low"}, {"goto": "why"}],  # type: ignore[list-item]
+            branches=[{"min": low_min, "max": low_max, "goto": "why_low"}, {"goto": "why"}],
         ),
-        QuestionIn(key="why_low", qtype="text", text=_in(_WHY_LOW, languages), branches=[{"goto": "end"}]),  # type: ignore[list-item]
+        QuestionIn(key="why_low", qtype="text", text=_in(_WHY_LOW, languages), branches=[{"goto": "end"}]),
         QuestionIn(key="why", qtype="text", text=_in(_WHY, languages)),
     ]
 
@@ -107,7 +107,7 @@ def default_thank_you(languages: list[str]) -> dict[str, str]:
 
 # --- personal links -------------------------------------------------------------------------------------------------
 
-TOKEN_PREFIX = "i_"
+TOKEN_PREFIX = "i_"  # noqa: S105  # a prefix that marks personal-link tokens, not a secret
 
 
 def new_nonce() -> str:

@@ -17,8 +17,9 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import CursorResult, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from prodops.domains.customers import service as customers
@@ -107,7 +108,10 @@ def create_wave(session: Session, actor: Actor, survey_id: int, data: WaveIn) ->
         if wave.scheduled_at <= utcnow():
             from prodops.domains.surveys.jobs import send_wave_job
 
-            events.on_commit(session, lambda: send_wave_job(wave_id))
+            def send() -> None:
+                send_wave_job(wave_id)
+
+            events.on_commit(session, send)
     return get_wave(session, wave_id)
 
 
@@ -231,11 +235,12 @@ def _audience(session: Session, actor: Actor, wave: Wave) -> dict[str, int]:
 
 def _claim(session: Session, wave_id: int, now: dt.datetime) -> bool:
     with transaction(session):
-        claimed = session.execute(
+        result = session.execute(
             update(Wave)
             .where(Wave.id == wave_id, Wave.status == "scheduled", Wave.scheduled_at <= now)
             .values(status="sending")
-        ).rowcount
+        )
+        claimed = cast(CursorResult[Any], result).rowcount
     return bool(claimed)
 
 
@@ -274,7 +279,7 @@ def _invite(session: Session, actor: Actor, wave_id: int, now: dt.datetime, resu
                 }
             )
         for start in range(0, len(rows), _CHUNK):
-            session.execute(Invitation.__table__.insert(), rows[start : start + _CHUNK])
+            session.execute(insert(Invitation), rows[start : start + _CHUNK])
         result.throttled = sum(1 for r in rows if r["status"] == "throttled")
         result.unsubscribed = sum(1 for r in rows if r["status"] == "unsubscribed")
         result.invited = len(rows)
@@ -439,10 +444,5 @@ def unanswered(session: Session, wave_id: int) -> int:
 
 def invitations(session: Session, wave_id: int, *, limit: int = 200) -> list[Invitation]:
     return list(
-        session.scalars(
-            select(Invitation)
-            .where(Invitation.wave_id == wave_id)
-            .order_by(or_(Invitation.completed_at.is_(None), False), Invitation.email)
-            .limit(limit)
-        )
+        session.scalars(select(Invitation).where(Invitation.wave_id == wave_id).order_by(Invitation.email).limit(limit))
     )

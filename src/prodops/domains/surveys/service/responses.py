@@ -77,7 +77,7 @@ def parse_answer(question: QuestionOut, raw: Any, *, field: str | None = None) -
     """Check one raw answer (form text, JSON value) against its question; raises ValidationFailed naming ``field``
     (default: the question's key) with words for people."""
     field = field or question.key
-    if raw is None or raw == "" or raw == []:
+    if raw is None or raw in ("", []):
         if question.required:
             raise ValidationFailed(field, "Please answer this question.")
         return Parsed()

@@ -117,9 +117,8 @@ def matches(rule: Rule, kind: str | None, score: float | None, arr: float | None
     """Whether a response (its score kind, score, and its account's ARR) falls under ``rule``."""
     if not rule.enabled:
         return False
-    if rule.group_name != "any":
-        if kind is None or score is None or group_of(kind, score) != rule.group_name:
-            return False
+    if rule.group_name != "any" and (kind is None or score is None or group_of(kind, score) != rule.group_name):
+        return False
     return not (rule.min_arr is not None and (arr is None or arr < rule.min_arr))
 
 
@@ -162,7 +161,11 @@ def apply(session: Session, survey: SurveyOut, response: Response, actor: Actor)
         session.flush()
         opened.append(follow_up.id)
         url = f"{get_settings().base_url.rstrip('/')}/surveys/follow-ups/{follow_up.id}"
-        person = customers.people_by_id(session, [response.person_id]).get(response.person_id or 0)
+        person = (
+            customers.people_by_id(session, [response.person_id]).get(response.person_id)
+            if response.person_id is not None
+            else None
+        )
         comment = _comment(session, response.id)
         payload: dict[str, Any] = {
             "id": follow_up.id,

@@ -286,10 +286,7 @@ def change(previous: Score, current: Score) -> Change:
     if previous.n < MIN_FOR_TEST or current.n < MIN_FOR_TEST:
         return Change(delta, None, False, f"too few responses to tell (fewer than {MIN_FOR_TEST} in a period)")
     se = math.sqrt(_variance_per_response(previous) / previous.n + _variance_per_response(current) / current.n)
-    if se == 0:
-        p = 1.0 if delta == 0 else 0.0
-    else:
-        p = math.erfc(abs(delta / se) / math.sqrt(2))
+    p = (1.0 if delta == 0 else 0.0) if se == 0 else math.erfc(abs(delta / se) / math.sqrt(2))
     significant = p < 0.05
     if significant:
         verdict = f"a real {'rise' if delta > 0 else 'fall'} (p = {p:.3f})"

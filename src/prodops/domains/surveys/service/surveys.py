@@ -99,8 +99,8 @@ def _write_questions(session: Session, survey: Survey, questions: Sequence[Quest
             session.delete(row)
     session.flush()
     for position, q in enumerate(questions):
-        row = existing.get(q.key)
-        if row is not None and answered.get(row.id) and row.qtype != q.qtype:
+        current = existing.get(q.key)
+        if current is not None and answered.get(current.id) and current.qtype != q.qtype:
             raise Conflict(f"questions.{position}.qtype", f"{q.key!r} has answers: its type cannot change")
         values = {
             "position": position,
@@ -110,12 +110,12 @@ def _write_questions(session: Session, survey: Survey, questions: Sequence[Quest
             "required": q.required,
             "branches": [b.model_dump(exclude_defaults=True) | {"goto": b.goto} for b in q.branches],
         }
-        if row is None:
+        if current is None:
             session.add(Question(survey_id=survey.id, key=q.key, **values))
         else:
             for name, value in values.items():
-                if getattr(row, name) != value:
-                    setattr(row, name, value)
+                if getattr(current, name) != value:
+                    setattr(current, name, value)
     session.flush()
     return {"questions": [before, [q.key for q in questions]]} if before != [q.key for q in questions] else {}
 
@@ -167,10 +167,9 @@ def update_survey(session: Session, actor: Actor, survey_id: int, data: SurveyUp
             _check_product(session, changes["product_id"])
         before = snapshot(survey)
         for key, value in changes.items():
-            if value is None and key in ("intro", "thank_you"):
-                value = {}
-            if getattr(survey, key) != value:
-                setattr(survey, key, value)
+            wanted = {} if value is None and key in ("intro", "thank_you") else value
+            if getattr(survey, key) != wanted:
+                setattr(survey, key, wanted)
         diff = audit.diff(before, snapshot(survey))
         if diff:
             audit.record(
