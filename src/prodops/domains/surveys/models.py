@@ -151,6 +151,8 @@ class Response(Base):
         CheckConstraint(_check("channel", CHANNELS), name="channel_known"),
         # Results group a survey's scored responses by period and account: this index serves them alone.
         Index("ix_survey_responses_results", "survey_id", "responded_at", "account_id", "score"),
+        # ...and the breakdowns by account and product are read in this order, so they are grouped without a sort.
+        Index("ix_survey_responses_breakdown", "survey_id", "account_id", "product_id", "score", "responded_at"),
         Index("ix_survey_responses_account", "account_id", "responded_at"),
         UniqueConstraint("survey_id", "external_id", name="uq_survey_responses_survey_external_id"),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import prodops.platform.db  # noqa: F401
+import prodops.platform.db
 
 revision = "0011"
 down_revision = "0010"
@@ -233,6 +233,11 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_survey_responses_results", ["survey_id", "responded_at", "account_id", "score"], unique=False
         )
+        batch_op.create_index(
+            "ix_survey_responses_breakdown",
+            ["survey_id", "account_id", "product_id", "score", "responded_at"],
+            unique=False,
+        )
         batch_op.create_index(batch_op.f("ix_survey_responses_wave_id"), ["wave_id"], unique=False)
 
     op.create_table(
@@ -345,6 +350,7 @@ def downgrade() -> None:
     with op.batch_alter_table("survey_responses", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_survey_responses_wave_id"))
         batch_op.drop_index("ix_survey_responses_results")
+        batch_op.drop_index("ix_survey_responses_breakdown")
         batch_op.drop_index(batch_op.f("ix_survey_responses_person_id"))
         batch_op.drop_index("ix_survey_responses_account")
 

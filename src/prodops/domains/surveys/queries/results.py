@@ -10,6 +10,7 @@ Periods are UTC calendar months or ISO weeks (Monday first), bucketed by the dat
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -97,7 +98,6 @@ def _grouped(
     facts = customers.account_facts().subquery()
     columns: list[Any] = []
     join_accounts = f.needs_accounts
-    join_products = False
     for dim in dims:
         if dim == "period":
             columns.append(PeriodStart(Response.responded_at, interval).label("period"))
@@ -107,15 +107,12 @@ def _grouped(
         elif dim == "account":
             columns.append(Response.account_id.label("account"))
         elif dim == "product":
-            columns.append(Product.name.label("product"))
-            join_products = True
+            columns.append(Response.product_id.label("product"))
     stmt: Select[Any] = select(*columns, Response.score, func.count()).where(
         Response.survey_id == survey_id, Response.score.is_not(None)
     )
     if join_accounts:
         stmt = stmt.outerjoin(facts, facts.c.account_id == Response.account_id)
-    if join_products:
-        stmt = stmt.outerjoin(Product, Product.id == Response.product_id)
     if f.since is not None:
         stmt = stmt.where(Response.responded_at >= f.since)
     if f.until is not None:
@@ -267,24 +264,98 @@ def results(
     )
     if kind is None:
         return res
-    everything = _grouped(session, survey_id, ["period"], f, chosen)
+    heavy = _cached_scores(session, survey_id, kind, f, chosen, end)
+    res.distribution, res.overall, res.series = heavy.distribution, heavy.overall, heavy.series
+    res.current, res.previous = heavy.current, heavy.previous
+    res.change = scoring.change(res.previous, res.current)
+    res.tables = {dim: list(rows) for dim, rows in heavy.tables.items()}
+    return res
+
+
+@dataclass
+class _Scores:
+    distribution: Histogram
+    overall: scoring.Score
+    series: list[Row]
+    current: scoring.Score
+    previous: scoring.Score
+    tables: dict[str, list[Row]]
+
+
+#: Results are recomputed at most once a minute per survey, filters and data: the key holds a fingerprint of the
+#: survey's responses (count, last id, last answer time), so a new or changed answer shows at once; changes to
+#: accounts (a new segment or plan) show within the minute.
+_TTL = 60.0
+_cache: dict[tuple[Any, ...], tuple[float, _Scores]] = {}
+
+
+def forget() -> None:
+    """Drop cached results (tests; a process that knows the data changed under it)."""
+    _cache.clear()
+
+
+def _fingerprint(session: Session, survey_id: int) -> tuple[Any, ...]:
+    row = session.execute(
+        select(func.count(), func.max(Response.id), func.max(Response.responded_at)).where(
+            Response.survey_id == survey_id
+        )
+    ).one()
+    return tuple(str(v) for v in row)
+
+
+def _cached_scores(
+    session: Session, survey_id: int, kind: str, f: Filters, interval: Interval, end: dt.datetime
+) -> _Scores:
+    key = (
+        str(session.get_bind().engine.url),
+        survey_id,
+        kind,
+        f,
+        interval,
+        end.replace(second=0, microsecond=0) if f.until is None else end,
+        _fingerprint(session, survey_id),
+    )
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit is not None and now - hit[0] < _TTL:
+        return hit[1]
+    scores = _compute(session, survey_id, kind, f, interval, end)
+    if len(_cache) > 256:
+        _cache.clear()
+    _cache[key] = (now, scores)
+    return scores
+
+
+def _sum(target: Histogram, hist: Histogram) -> None:
+    for v, n in hist.items():
+        target[v] = target.get(v, 0) + n
+
+
+def _compute(session: Session, survey_id: int, kind: str, f: Filters, interval: Interval, end: dt.datetime) -> _Scores:
+    """Everything the results page shows, in four grouped queries: per period; the two quarters; by account
+    attributes (segment × plan × region, summed per dimension here); by account × product."""
+    everything = _grouped(session, survey_id, ["period"], f, interval)
     total: Histogram = {}
     for hist in everything.values():
-        for v, n in hist.items():
-            total[v] = total.get(v, 0) + n
-    res.distribution = dict(sorted(total.items()))
-    res.overall = scoring.score(kind, total)
-    res.series = [
-        Row(label=str(key[0]), key=key[0], score=scoring.score(kind, hist)) for key, hist in sorted(everything.items())
-    ]
+        _sum(total, hist)
+    series = [Row(label=str(k[0]), key=k[0], score=scoring.score(kind, h)) for k, h in sorted(everything.items())]
+    current_start = end - QUARTER
     cur = _exact(session, survey_id, f, current_start, end)
     prev = _exact(session, survey_id, f, current_start - QUARTER, current_start)
-    res.current = scoring.score(kind, cur)
-    res.previous = scoring.score(kind, prev)
-    res.change = scoring.change(res.previous, res.current)
+    tables: dict[str, list[Row]] = {}
+    marginals: dict[str, dict[Any, Histogram]] = {d: {} for d in DIMENSIONS}
+    for (segment, plan, region), hist in _grouped(session, survey_id, ["segment", "plan", "region"], f).items():
+        for dim, value in (("segment", segment), ("plan", plan), ("region", region)):
+            _sum(marginals[dim].setdefault(value, {}), hist)
+    for (account, product), hist in _grouped(session, survey_id, ["account", "product"], f).items():
+        _sum(marginals["account"].setdefault(account, {}), hist)
+        _sum(marginals["product"].setdefault(product, {}), hist)
+    products = dict(session.execute(select(Product.id, Product.name)).all()) if marginals["product"] else {}
     for dim in DIMENSIONS:
-        scores = breakdown(session, survey_id, kind, [dim], f, chosen)
-        rows = [Row(label=_label(key[0]), key=key[0], score=s) for key, s in scores.items()]
+        rows = [
+            Row(label=_label(products.get(k, k) if dim == "product" else k), key=k, score=scoring.score(kind, h))
+            for k, h in marginals[dim].items()
+        ]
         rows.sort(key=lambda r: (-r.score.n, r.label))
         if dim == "account":
             rows = rows[:TOP_ACCOUNTS]
@@ -293,8 +364,15 @@ def results(
                 if r.key:
                     r.label = names.get(r.key, f"#{r.key}")
                     r.url = f"/customers/accounts/{r.key}"
-        res.tables[dim] = rows
-    return res
+        tables[dim] = rows
+    return _Scores(
+        distribution=dict(sorted(total.items())),
+        overall=scoring.score(kind, total),
+        series=series,
+        current=scoring.score(kind, cur),
+        previous=scoring.score(kind, prev),
+        tables=tables,
+    )
 
 
 def _exact(session: Session, survey_id: int, f: Filters, start: dt.datetime, end: dt.datetime) -> Histogram:
