@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import typer
@@ -202,5 +203,26 @@ def test_import_cli(tmp_path: Path, client: Client, session: Session) -> None:
     assert dry.exit_code == 0 and "Nothing was written" in dry.output
     done = runner.invoke(cli, ["surveys", "import", str(path)])
     assert done.exit_code == 0, done.output
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Response)) == 3
+
+
+def test_import_wizard_in_the_browser_forms(member_client: Client, session: Session) -> None:
+    member_client.post(API, json={"name": "Legacy NPS", "status": "active"})
+    assert member_client.get("/surveys/import").status_code == 200
+    mapping = member_client.post(
+        "/surveys/import", files={"file": ("nps.csv", CSV)}, data={"csrf_token": member_client.csrf}
+    )
+    assert mapping.status_code == 200 and "Comment" in mapping.text
+    assert 'value="score" selected' in mapping.text  # guessed from the headers
+    upload = re.search(r'name="upload_id" value="([^"]+)"', mapping.text)
+    assert upload, mapping.text
+    fields = {f"map.{name}": name for name in ("email", "score", "comment", "date", "survey")}
+    form = {"upload_id": upload.group(1), **fields}
+    dry = member_client.form("/surveys/import/check", form)
+    assert dry.status_code == 200 and "Dry run" in dry.text
+    assert session.scalar(select(func.count()).select_from(Response)) == 0
+    done = member_client.form("/surveys/import/check", {**form, "commit": "1"})
+    assert done.status_code == 200 and "Imported 3 rows" in done.text
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Response)) == 3

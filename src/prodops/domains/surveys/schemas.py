@@ -216,8 +216,8 @@ class SurveyOut(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     questions: list[QuestionOut] = Field(default_factory=list)
-    responses: int = 0
-    """Completed responses."""
+    responses: int | None = None
+    """Completed responses (in ``GET /api/v1/surveys/{id}``)."""
 
     @property
     def language(self) -> str:

@@ -220,14 +220,15 @@ def pick_interval(survey_span_days: int, wanted: str | None) -> Interval:
 
 
 def _span_days(session: Session, survey_id: int) -> int:
-    first, last = session.execute(
-        select(func.min(Response.responded_at), func.max(Response.responded_at)).where(Response.survey_id == survey_id)
-    ).one()
+    # Two statements: SQLite answers a lone min() or max() from the index, but scans it for both at once.
+    where = Response.survey_id == survey_id
+    first = session.scalar(select(func.min(Response.responded_at)).where(where))
+    last = session.scalar(select(func.max(Response.responded_at)).where(where))
     if first is None or last is None:
         return 0
     if isinstance(first, str):  # SQLite hands aggregate timestamps back as text
-        first, last = dt.datetime.fromisoformat(first), dt.datetime.fromisoformat(last)
-    return (last - first).days
+        first, last = dt.datetime.fromisoformat(first), dt.datetime.fromisoformat(str(last))
+    return int((last - first).days)
 
 
 def _label(value: Any) -> str:
@@ -283,8 +284,8 @@ class _Scores:
 
 
 #: Results are recomputed at most once a minute per survey, filters and data: the key holds a fingerprint of the
-#: survey's responses (count, last id, last answer time), so a new or changed answer shows at once; changes to
-#: accounts (a new segment or plan) show within the minute.
+#: responses (see :func:`_fingerprint`), so a new or changed answer shows at once; changes to accounts (a new
+#: segment or plan) show within the minute.
 _TTL = 60.0
 _cache: dict[tuple[Any, ...], tuple[float, _Scores]] = {}
 
@@ -295,12 +296,11 @@ def forget() -> None:
 
 
 def _fingerprint(session: Session, survey_id: int) -> tuple[Any, ...]:
-    row = session.execute(
-        select(func.count(), func.max(Response.id), func.max(Response.responded_at)).where(
-            Response.survey_id == survey_id
-        )
-    ).one()
-    return tuple(str(v) for v in row)
+    """What changes whenever the survey's scores can: the newest response id of all surveys (a new response
+    anywhere) and the survey's latest answer time (every answer moves it). Both are index look-ups, not counts."""
+    newest = session.scalar(select(func.max(Response.id)))
+    latest = session.scalar(select(func.max(Response.responded_at)).where(Response.survey_id == survey_id))
+    return (newest, str(latest))
 
 
 def _cached_scores(

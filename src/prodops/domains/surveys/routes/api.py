@@ -69,7 +69,7 @@ def api_create(session: SessionDep, user: MemberUser, data: SurveyIn) -> SurveyO
 
 @api.get("/{survey_id:int}", dependencies=[VIEWER], summary="One survey with its questions")
 def api_get(session: SessionDep, survey_id: int) -> SurveyOut:
-    return surveys.get_survey(session, survey_id)
+    return surveys.get_survey(session, survey_id, with_count=True)
 
 
 @api.patch("/{survey_id:int}", summary="Change a survey (only the fields sent)")

@@ -137,26 +137,27 @@ def question_out(q: Question) -> QuestionOut:
     return QuestionOut.model_validate(q)
 
 
-def survey_out(session: Session, survey: Survey) -> SurveyOut:
+def survey_out(session: Session, survey: Survey, *, with_count: bool = False) -> SurveyOut:
     questions = session.scalars(
         select(Question).where(Question.survey_id == survey.id).order_by(Question.position, Question.id)
     )
-    done = session.scalar(
-        select(func.count())
-        .select_from(Response)
-        .where(Response.survey_id == survey.id, Response.completed_at.is_not(None))
-    )
     out = SurveyOut.model_validate(survey)
     out.questions = [question_out(q) for q in questions]
-    out.responses = int(done or 0)
+    if with_count:  # a count of every response: only where it is shown, never on the answering path
+        done = session.scalar(
+            select(func.count())
+            .select_from(Response)
+            .where(Response.survey_id == survey.id, Response.completed_at.is_not(None))
+        )
+        out.responses = int(done or 0)
     return out
 
 
-def get_survey(session: Session, survey_id: int) -> SurveyOut:
+def get_survey(session: Session, survey_id: int, *, with_count: bool = False) -> SurveyOut:
     survey = session.get(Survey, survey_id)
     if survey is None:
         raise NotFound("survey", survey_id)
-    return survey_out(session, survey)
+    return survey_out(session, survey, with_count=with_count)
 
 
 def survey_row(session: Session, survey_id: int) -> Survey:

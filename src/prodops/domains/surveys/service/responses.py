@@ -399,7 +399,9 @@ def record_response(session: Session, actor: Actor, survey_id: int, data: Respon
                 response.score = parsed.value
             if answer is not None:
                 stored.append((response, question, answer))
-        response.next_key = None if data.complete else first_key(survey)
+        # A partial response continues with the first question on its path it has no answer to.
+        unanswered = next((q.key for q, parsed in path if parsed.empty), path[-1][0].key if path else None)
+        response.next_key = None if data.complete else unanswered
         verbatims(session, survey, stored, actor)
         if data.complete:
             _complete(session, survey, response, when, actor)
