@@ -208,7 +208,10 @@ def test_import_cli(tmp_path: Path, client: Client, session: Session) -> None:
 
 
 def test_import_wizard_in_the_browser_forms(member_client: Client, session: Session) -> None:
-    member_client.post(API, json={"name": "Legacy NPS", "status": "active"})
+    created = member_client.post(
+        API, json={"name": "Legacy NPS", "status": "active"}, headers={"X-CSRF-Token": member_client.csrf}
+    )
+    assert created.status_code == 201
     assert member_client.get("/surveys/import").status_code == 200
     mapping = member_client.post(
         "/surveys/import", files={"file": ("nps.csv", CSV)}, data={"csrf_token": member_client.csrf}
