@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
