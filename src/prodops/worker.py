@@ -86,3 +86,7 @@ schedule(
     "Mondays 07:05 UTC: test last ISO week's themes for significant growth; e-mail admins and emit feedback.theme.emerging",
 )
 schedule("load_datasets_job", "hourly at :07: copy every registered operational dataset into the analytics warehouse")
+schedule(
+    "survey_waves",
+    "every 5 minutes: e-mail the survey waves that are due, then the reminders that are due (throttle and opt-outs applied)",
+)

@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = Field(default=30.0, ge=0)
     """First retry delay for a failed webhook; each further retry doubles it."""
 
+    workspace_name: str = Field(default="ProdOps", min_length=1, max_length=120)
+    """Your organisation's name as customers see it: on public survey pages and in survey e-mails."""
+
+    survey_throttle_days: int = Field(default=90, ge=0, le=3650)
+    """Nobody is asked to answer a survey more than once in this many days, across all surveys and channels (a survey can set its own); 0 turns the throttle off."""
+
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     """ISO 4217 code of the currency that ARR and other money values are kept in."""
 

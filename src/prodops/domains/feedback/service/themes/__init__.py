@@ -10,7 +10,7 @@ The maths lives in :mod:`.clustering` (no database), the key phrases in ``platfo
 ``queries/themes.py``.
 """
 
-from prodops.domains.feedback.service.themes.edits import ENTITY, members_of, merge, rename, split
+from prodops.domains.feedback.service.themes.edits import ENTITY, members_of, merge, rename, split, theme_counts
 from prodops.domains.feedback.service.themes.emerging import check_emerging
 from prodops.domains.feedback.service.themes.events import THEME_CHANGED, THEME_EMERGING, THEMES_RECLUSTERED
 from prodops.domains.feedback.service.themes.incremental import assign
@@ -35,4 +35,5 @@ __all__ = [
     "recluster",
     "rename",
     "split",
+    "theme_counts",
 ]

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from prodops.domains.feedback.models import FeedbackInsight, FeedbackTheme
@@ -207,3 +209,18 @@ def members_of(session: Session, theme_id: int) -> list[int]:
             .order_by(FeedbackInsight.item_id)
         )
     )
+
+
+def theme_counts(session: Session, item_ids: Select[Any], limit: int = 10) -> list[tuple[int, str, int]]:
+    """(theme id, label, items) of the themes the given items (``SELECT item id``) fall in, largest first — for other
+    domains' breakdowns, e.g. surveys' themes of promoters, passives and detractors."""
+    label = func.coalesce(FeedbackTheme.custom_label, FeedbackTheme.label)
+    stmt = (
+        select(FeedbackTheme.id, label, func.count())
+        .join(FeedbackInsight, FeedbackInsight.theme_id == FeedbackTheme.id)
+        .where(FeedbackInsight.item_id.in_(item_ids))
+        .group_by(FeedbackTheme.id, label)
+        .order_by(func.count().desc(), FeedbackTheme.id)
+        .limit(limit)
+    )
+    return [(int(tid), str(name), int(n)) for tid, name, n in session.execute(stmt)]
