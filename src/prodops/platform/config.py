@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = Field(default=30.0, ge=0)
     """First retry delay for a failed webhook; each further retry doubles it."""
 
+    roadmap_points_per_person_week: float = Field(default=5.0, gt=0, le=1000)
+    """How many effort points one person-week of work is worth, to add up effort estimated in both units (the alignment report, roadmap totals)."""
+
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     """ISO 4217 code of the currency that ARR and other money values are kept in."""
 
