@@ -205,6 +205,12 @@ class Ranking(BaseModel):
     scored: int
     page: int
     per_page: int
+    located_rank: int | None = None
+    """The rank of the feature asked for with ``locate``, on whichever page it is."""
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
 
 
 class RankingFilters(BaseModel):

@@ -65,7 +65,7 @@ def scorecard_out(card: Scorecard, product_names: Mapping[int, str] | None = Non
 
 
 def _product_names(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Product.id, Product.name)).tuples().all())
+    return dict(session.execute(select(Product.id, Product.name)).all())
 
 
 def list_scorecards(session: Session) -> list[ScorecardOut]:
@@ -152,7 +152,7 @@ def efforts(session: Session, feature_ids: Iterable[int] | None = None) -> dict[
     stmt = select(FeaturePlan.feature_id, FeaturePlan.effort).where(FeaturePlan.effort.is_not(None))
     if feature_ids is not None:
         stmt = stmt.where(FeaturePlan.feature_id.in_(list(feature_ids)))
-    return {fid: float(e) for fid, e in session.execute(stmt).tuples()}
+    return {fid: float(e) for fid, e in session.execute(stmt)}
 
 
 def feature_score(session: Session, card: ScorecardOut, feature_id: int) -> tuple[float | None, list[InputValue]]:
@@ -338,3 +338,21 @@ def set_inputs(
                 },
             )
     return score_before, score, values
+
+
+def scores_for(session: Session, card: ScorecardOut, feature_ids: list[int]) -> dict[int, float | None]:
+    """The current score of each feature on ``card`` (three statements for any number of features)."""
+    if not feature_ids:
+        return {}
+    hand: dict[int, dict[str, Any]] = {}
+    for chunk in range(0, len(feature_ids), 1000):
+        ids = feature_ids[chunk : chunk + 1000]
+        stmt = select(Score.feature_id, Score.inputs).where(Score.scorecard_id == card.id, Score.feature_id.in_(ids))
+        hand.update(dict(session.execute(stmt).all()))
+    facts = feedback.demand_facts(session, feature_ids) if uses_evidence(card) else {}
+    effort = efforts(session, feature_ids) if any(i.source == "effort" for i in card.inputs) else {}
+    formula = compile_formula(card)
+    return {
+        fid: compute(formula, resolve_inputs(card, hand.get(fid), facts.get(fid), effort.get(fid)))
+        for fid in feature_ids
+    }
