@@ -13,7 +13,7 @@ Every write is audited and emits a ``roadmap.*`` event after commit.
 """
 
 from prodops.domains.roadmap.queries.goals import get_goal, list_goals
-from prodops.domains.roadmap.service import scoring
+from prodops.domains.roadmap.service import scoring, sharing
 from prodops.domains.roadmap.service.checkins import check_in, live_values, snapshot_metrics
 from prodops.domains.roadmap.service.goals import (
     create_goal,
@@ -40,6 +40,7 @@ __all__ = [
     "live_values",
     "plans_by_feature",
     "scoring",
+    "sharing",
     "snapshot_metrics",
     "update_goal",
     "update_initiative",
