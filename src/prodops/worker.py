@@ -85,3 +85,12 @@ schedule(
     "check_emerging_themes",
     "Mondays 07:05 UTC: test last ISO week's themes for significant growth; e-mail admins and emit feedback.theme.emerging",
 )
+schedule("snapshot_metric_key_results", "daily 05:20 UTC: store each metric key result's live value as a check-in")
+schedule(
+    "remind_checkins",
+    "daily 08:10 UTC: e-mail owners of key results with no check-in for 7 days (each owner at most once a week)",
+)
+schedule(
+    "goals_health_summary",
+    "Mondays 07:35 UTC: e-mail admins the goals on/at/off track and the worst movers (once per ISO week)",
+)

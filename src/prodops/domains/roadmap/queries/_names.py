@@ -20,11 +20,11 @@ def user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
 
 
 def product_names(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Product.id, Product.name).order_by(Product.name)).tuples())
+    return {r[0]: r[1] for r in session.execute(select(Product.id, Product.name).order_by(Product.name))}
 
 
 def team_names(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Team.id, Team.name).order_by(Team.name)).tuples())
+    return {r[0]: r[1] for r in session.execute(select(Team.id, Team.name).order_by(Team.name))}
 
 
 def owner_choices(session: Session) -> list[tuple[int, str]]:

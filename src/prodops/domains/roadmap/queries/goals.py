@@ -296,7 +296,7 @@ def values_at(session: Session, at: dt.datetime, kr_ids: Sequence[int] | None = 
         last, (last.c.kr == CheckIn.key_result_id) & (last.c.at == CheckIn.created_at)
     )
     found: dict[int, float | None] = {}
-    for kr_id, value, _ in sorted(session.execute(stmt).tuples(), key=lambda r: r[2]):
+    for kr_id, value, _ in sorted(session.execute(stmt), key=lambda r: r[2]):
         found[kr_id] = value
     ids = kr_ids if kr_ids is not None else list(session.scalars(select(KeyResult.id)))
     return {i: found.get(i) for i in ids}

@@ -116,13 +116,14 @@ def initiatives_for_goal(session: Session, goal_id: int) -> list[InitiativeOut]:
 
 
 def initiative_choices(session: Session) -> list[tuple[int, str]]:
-    return list(
-        session.execute(
+    return [
+        (r[0], r[1])
+        for r in session.execute(
             select(Initiative.id, Initiative.title)
             .where(Initiative.status.in_(("proposed", "active")))
             .order_by(Initiative.title)
-        ).tuples()
-    )
+        )
+    ]
 
 
 def planned_features(session: Session, initiative_id: int, limit: int = 500) -> list[PlannedFeature]:

@@ -83,7 +83,7 @@ class KeyResultOut(BaseModel):
     owner_name: str | None = None
     confidence: Confidence | None
     last_checkin_at: dt.datetime | None
-    progress: float = Field(description="(current − start) / (target − start), clamped to 0..1.")
+    progress: float = Field(default=0.0, description="(current − start) / (target − start), clamped to 0..1.")
     health: Health = "no_data"
     due: bool = Field(default=False, description="No person checked in during the last 7 days.")
     metric_available: bool = Field(default=True, description="False when the metric source cannot be read.")
