@@ -289,16 +289,21 @@ def export_spec(data: RoadmapData) -> dict[str, Any]:
     """A Vega-Lite spec of the view for the PNG export: a Gantt chart for the timeline, columns for the board."""
     view = data.view
     if view.layout == "timeline":
-        values = [
-            {
-                "title": item.title[:60],
-                "lane": lane.title or (item.team_name or ""),
-                "start": (item.start_date or item.end_date).isoformat(),  # type: ignore[union-attr]
-                "end": ((item.end_date or item.start_date) + dt.timedelta(days=1)).isoformat(),  # type: ignore[operator]
-            }
-            for lane in data.lanes
-            for item in lane.items
-        ]
+        values: list[dict[str, Any]] = []
+        for lane in data.lanes:
+            for item in lane.items:
+                first = item.start_date or item.end_date
+                last = item.end_date or item.start_date
+                if first is None or last is None:
+                    continue
+                values.append(
+                    {
+                        "title": item.title[:60],
+                        "lane": lane.title or (item.team_name or ""),
+                        "start": first.isoformat(),
+                        "end": (last + dt.timedelta(days=1)).isoformat(),
+                    }
+                )
         return {
             "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
             "title": f"Roadmap by {view.granularity}",
@@ -318,11 +323,11 @@ def export_spec(data: RoadmapData) -> dict[str, Any]:
                 "color": {"field": "lane", "type": "nominal", "title": GROUP_TITLE.get(view.group, "Lane")},
             },
         }
-    values = []
+    cards: list[dict[str, Any]] = []
     for lane in data.lanes:
         for bucket in BUCKETS:
             for n, item in enumerate(lane.buckets.get(bucket, [])):
-                values.append(
+                cards.append(
                     {
                         "bucket": BUCKET_LABELS[bucket],
                         "lane": lane.title or "Roadmap",
@@ -333,7 +338,7 @@ def export_spec(data: RoadmapData) -> dict[str, Any]:
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "title": "Now / next / later",
-        "data": {"values": values},
+        "data": {"values": cards},
         "facet": {"row": {"field": "lane", "type": "nominal", "title": None}},
         "spec": {
             "width": 780,

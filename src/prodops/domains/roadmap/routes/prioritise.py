@@ -23,6 +23,7 @@ from prodops.domains.roadmap.schemas.scoring import (
     ScoreValuesIn,
 )
 from prodops.domains.roadmap.service import scoring
+from prodops.domains.roadmap.service.formula import FormulaError, parse
 from prodops.platform import registry
 from prodops.platform.deps import ADMIN, VIEWER, AdminUser, MemberUser, SessionDep, ViewerUser
 from prodops.platform.errors import ServiceError, ValidationFailed
@@ -45,9 +46,9 @@ def _filters(
 ) -> RankingFilters:
     try:
         return RankingFilters(
-            scorecard_id=scorecard_id,  # type: ignore[arg-type]
-            product_id=product_id,  # type: ignore[arg-type]
-            team_id=team_id,  # type: ignore[arg-type]
+            scorecard_id=scorecard_id,
+            product_id=product_id,
+            team_id=team_id,
             status=status,
             q=q,
             page=page,
@@ -276,11 +277,11 @@ async def scorecard_check(request: Request) -> Response:
     _, payload = _parse_card_form(form)
     try:
         data = ScorecardIn.model_validate(payload)
-        scoring.parse(data.formula or "", {i.key for i in data.inputs or []})
+        parse(data.formula or "", {i.key for i in data.inputs or []})
         message, ok = "The formula is valid.", True
     except ValidationError as exc:
         message, ok = "; ".join(_input_errors(exc).values()), False
-    except scoring.FormulaError as exc:
+    except FormulaError as exc:
         message, ok = str(exc), False
     cls = "ok" if ok else "field-error"
     return HTMLResponse(f'<small class="{cls}" id="formula-check" role="status">{_escape(message)}</small>')

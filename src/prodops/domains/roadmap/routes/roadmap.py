@@ -205,7 +205,7 @@ async def share_create(request: Request, session: SessionDep, user: AdminUser) -
         data = ShareIn.model_validate({"name": shown["name"], "view": view_raw})
         created = sharing.create_link(session, actor_for(user), data)
     except ValidationError as exc:
-        errors = {}
+        errors: dict[str, str] = {}
         for e in exc.errors():
             loc = [str(p) for p in e["loc"]]
             errors.setdefault(loc[-1] if loc else "_", e["msg"].removeprefix("Value error, "))

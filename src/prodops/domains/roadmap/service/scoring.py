@@ -53,7 +53,7 @@ def scorecard_out(card: Scorecard, product_names: Mapping[int, str] | None = Non
         id=card.id,
         name=card.name,
         product_id=card.product_id,
-        kind=card.kind,  # type: ignore[arg-type]
+        kind=card.kind,
         formula=card.formula,
         inputs=[ScoreInputDef.model_validate(i) for i in card.inputs or []],
         active=card.active,
@@ -152,7 +152,7 @@ def efforts(session: Session, feature_ids: Iterable[int] | None = None) -> dict[
     stmt = select(FeaturePlan.feature_id, FeaturePlan.effort).where(FeaturePlan.effort.is_not(None))
     if feature_ids is not None:
         stmt = stmt.where(FeaturePlan.feature_id.in_(list(feature_ids)))
-    return {fid: float(e) for fid, e in session.execute(stmt)}
+    return {fid: float(e) for fid, e in session.execute(stmt) if e is not None}
 
 
 def feature_score(session: Session, card: ScorecardOut, feature_id: int) -> tuple[float | None, list[InputValue]]:
