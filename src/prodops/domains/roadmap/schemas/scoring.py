@@ -73,7 +73,7 @@ class ScoreInputDef(BaseModel):
 
 
 def _inputs(*rows: tuple[str, str, str, float | None]) -> list[ScoreInputDef]:
-    return [ScoreInputDef(key=k, label=label, source=s, default=d) for k, label, s, d in rows]  # type: ignore[arg-type]
+    return [ScoreInputDef(key=k, label=label, source=s, default=d) for k, label, s, d in rows]
 
 
 #: The built-in scorecards: formula and inputs. Evidence fills reach; effort comes from the feature plan.
