@@ -266,3 +266,11 @@ def test_viewers_read_but_cannot_write(viewer_client: Client, session: Session) 
     assert viewer_client.get("/roadmap/goals/new").status_code == 403
     assert viewer_client.form(f"/roadmap/goals/{gid}/delete").status_code == 403
     assert session.get(Goal, gid) is not None
+
+
+def test_metrics_module_answers_empty_without_analytics_metrics(session: Session) -> None:
+    # the analytics domain here offers no metrics service yet: every door answers "not available"
+    assert metrics.available() is False
+    assert metrics.current_value(session, "weekly_active_accounts") is None
+    assert metrics.series(session, "weekly_active_accounts", dt.date(2026, 1, 1), dt.date(2026, 3, 1)) == []
+    assert metrics.known_metrics(session) == []

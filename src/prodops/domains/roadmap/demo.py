@@ -201,7 +201,7 @@ def seed_goals(session: Session, ctx: DemoContext) -> str:
             ACTOR,
             GoalIn(
                 title=title,
-                level=level,  # type: ignore[arg-type]
+                level=level,
                 parent_id=ids.get(parent) if parent else None,
                 product_id=ctx.product_ids.get(product) if product else None,
                 team_id=ctx.team_ids.get(team) if team else None,
@@ -296,7 +296,7 @@ def _seed_initiatives(
                 product_id=ctx.product_ids.get(product),
                 team_id=ctx.team_ids.get(team),
                 owner_id=rng.choice(owners) if owners else None,
-                status=rng.choice(("active", "active", "proposed")),  # type: ignore[arg-type]
+                status=rng.choice(("active", "active", "proposed")),
                 start_date=start,
                 end_date=start + dt.timedelta(days=rng.choice((45, 60, 90, 120))),
                 goal_ids=[goal_ids[k] for k in goal_keys],
@@ -337,7 +337,7 @@ def _seed_plans(
                 PlanUpdate(
                     initiative_id=initiative_id,
                     effort=effort if rng.random() > 0.08 else None,
-                    effort_unit=unit,  # type: ignore[arg-type]
+                    effort_unit=unit,
                     team_id=team_id,
                 ),
             )

@@ -150,7 +150,7 @@ def report(session: Session, f: AlignmentFilters, *, unaligned_limit: int = 500)
     ]
     owners = user_names(session, [g.owner_id for g in in_view])
     unstaffed = [
-        UnstaffedGoal(id=g.id, title=g.title, level=g.level, owner_name=owners.get(g.owner_id) if g.owner_id else None)  # type: ignore[arg-type]
+        UnstaffedGoal(id=g.id, title=g.title, level=g.level, owner_name=owners.get(g.owner_id) if g.owner_id else None)
         for g in sorted(in_view, key=lambda g: (("company", "product", "team").index(g.level), g.title.lower()))
     ]
     unaligned_points = by_goal[None][1] if None in by_goal else 0.0

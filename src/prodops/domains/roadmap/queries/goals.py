@@ -122,7 +122,7 @@ def _goal_out(tree: Tree, goal: Goal, depth: int, names: dict[str, dict[int, str
         id=goal.id,
         title=goal.title,
         description=goal.description,
-        level=goal.level,  # type: ignore[arg-type]  # the check constraint keeps levels known
+        level=goal.level,
         parent_id=goal.parent_id,
         parent_title=parent.title if parent else None,
         product_id=goal.product_id,
@@ -133,10 +133,10 @@ def _goal_out(tree: Tree, goal: Goal, depth: int, names: dict[str, dict[int, str
         owner_name=names["users"].get(goal.owner_id) if goal.owner_id else None,
         period_start=goal.period_start,
         period_end=goal.period_end,
-        status=goal.status,  # type: ignore[arg-type]
+        status=goal.status,
         weight=goal.weight,
         progress=tree.progress.get(goal.id),
-        health=tree.health.get(goal.id, "no_data"),  # type: ignore[arg-type]
+        health=tree.health.get(goal.id, "no_data"),
         key_result_count=sum(1 for kr in tree.krs if kr.goal_id == goal.id),
         child_count=len(tree.children.get(goal.id, [])),
         depth=depth,

@@ -23,7 +23,7 @@ def to_points(effort: Any, unit: Any) -> Any:
     return case((unit == "person_weeks", effort * rate), else_=effort)
 
 
-def _effort() -> Select[Any]:
+def _effort() -> Select[*tuple[Any, ...]]:
     live = features.feature_facts().where(features.feature_facts().selected_columns.merged_into_id.is_(None))
     feats = live.subquery("lf")
     return (

@@ -360,7 +360,7 @@ def kr_delete(request: Request, session: SessionDep, user: MemberUser, kr_id: in
 def my_checkins(request: Request, session: SessionDep, user: ViewerUser) -> Response:
     """The key results the signed-in person owns (directly or through their goal), due ones first."""
     tree = queries.load_tree(session)
-    mine = []
+    mine: list[dict[str, Any]] = []
     for kr in tree.krs:
         goal = tree.goals[kr.goal_id]
         if goal.status != "active" or (kr.owner_id or goal.owner_id) != user.id:

@@ -87,10 +87,9 @@ def known_metrics(session: Session) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for item in found or []:
         if isinstance(item, tuple | list) and item:
-            key = str(item[0])
-            out.append((key, str(item[1]) if len(item) > 1 else key))
+            out.append((str(item[0]), str(item[1]) if len(item) > 1 else str(item[0])))
             continue
-        key = getattr(item, "key", None) or (item.get("key") if isinstance(item, dict) else None)
+        key: Any = getattr(item, "key", None) or (item.get("key") if isinstance(item, dict) else None)
         if key:
             label = getattr(item, "label", None) or getattr(item, "name", None)
             if label is None and isinstance(item, dict):

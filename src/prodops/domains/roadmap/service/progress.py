@@ -113,7 +113,7 @@ def goal_health(goals: Iterable[GoalNode], kr_healths: dict[int, list[str]]) -> 
     children: dict[int, list[int]] = defaultdict(list)
     for g in by_id.values():
         if g.parent_id in by_id and g.parent_id != g.id and g.status != "archived":
-            children[g.parent_id].append(g.id)  # type: ignore[index]  # parent_id checked above
+            children[g.parent_id].append(g.id)
     result: dict[int, str] = {}
     visiting: set[int] = set()
 
