@@ -206,3 +206,16 @@ def test_share_link_shows_scores_only_when_included(anonymous: Client, session: 
 def test_share_admin_is_for_admins(member_client: Client) -> None:
     assert member_client.get("/roadmap/share").status_code == 403
     assert member_client.post("/api/v1/roadmap/shares", json={"name": "x"}).status_code == 403
+
+
+def test_long_columns_are_capped_on_the_page_not_in_the_export(viewer_client: Client, session: Session) -> None:
+    from prodops.domains.roadmap.routes.roadmap import CARD_LIMIT
+
+    for n in range(CARD_LIMIT + 5):
+        feature = make_feature(session, title=f"Bulk {n:03d}").id
+        service.update_plan(session, ACTOR, feature, PlanUpdate(bucket="later", position=n))
+    page = viewer_client.get("/roadmap")
+    assert page.text.count('class="rm-card') == CARD_LIMIT
+    assert "and 5 more" in page.text
+    rows = list(csv.DictReader(io.StringIO(viewer_client.get("/roadmap/export.csv").text)))
+    assert len(rows) == CARD_LIMIT + 5

@@ -33,6 +33,10 @@ from prodops.domains.roadmap.service import scoring
 from prodops.platform.org.models import Product, Team
 
 BUCKETS = ("now", "next", "later")
+PNG_BARS = 150
+"""Bars per lane in the PNG export (an image of more is unreadable; the CSV has everything)."""
+PNG_CARDS = 40
+"""Cards per board column in the PNG export."""
 MAX_ITEMS = 5000
 
 
@@ -291,7 +295,7 @@ def export_spec(data: RoadmapData) -> dict[str, Any]:
     if view.layout == "timeline":
         values: list[dict[str, Any]] = []
         for lane in data.lanes:
-            for item in lane.items:
+            for item in lane.items[:PNG_BARS]:
                 first = item.start_date or item.end_date
                 last = item.end_date or item.start_date
                 if first is None or last is None:
@@ -326,7 +330,7 @@ def export_spec(data: RoadmapData) -> dict[str, Any]:
     cards: list[dict[str, Any]] = []
     for lane in data.lanes:
         for bucket in BUCKETS:
-            for n, item in enumerate(lane.buckets.get(bucket, [])):
+            for n, item in enumerate(lane.buckets.get(bucket, [])[:PNG_CARDS]):
                 cards.append(
                     {
                         "bucket": BUCKET_LABELS[bucket],

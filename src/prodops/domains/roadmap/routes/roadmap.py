@@ -37,6 +37,10 @@ from prodops.platform.web import errors_of, flash, render
 from prodops.platform.web.charts import to_png
 
 router = registry.router(APIRouter(include_in_schema=False))
+CARD_LIMIT = 60
+"""Cards a board column (and the unscheduled list) shows; the rest are counted, and the CSV export has them all."""
+BAR_LIMIT = 150
+"""Bars a timeline lane shows."""
 api = registry.router(APIRouter(prefix="/api/v1/roadmap", tags=["roadmap"]))
 
 
@@ -98,6 +102,8 @@ def _context(session: Session, data: RoadmapData, *, readonly: bool, **extra: An
         else None,
         "next_start": data.periods[-1].end.isoformat() if data.periods else None,
         "error": None,
+        "card_limit": CARD_LIMIT,
+        "bar_limit": BAR_LIMIT,
         **extra,
     }
 
