@@ -245,6 +245,7 @@ def test_goal_pages_forms_and_check_in(member_client: Client, session: Session) 
     page = member_client.get(f"/roadmap/key-results/{kid}")
     assert "<script>x</script>" not in page.text and "50%" in page.text
     detail = member_client.get(f"/roadmap/goals/{gid}")
+    assert "+50 points vs 4 weeks ago" in detail.text
     assert "Delight &lt;admins&gt;" in detail.text and 'data-vega-src="/roadmap/goals/' in detail.text
     spec = member_client.get(f"/roadmap/goals/{gid}/progress.json").json()
     assert spec["data"]["values"][-1]["progress"] == 50.0

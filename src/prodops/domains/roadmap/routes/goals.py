@@ -50,6 +50,8 @@ router = registry.router(APIRouter(include_in_schema=False))
 
 HEALTH_BADGES = {"on_track": "ok", "at_risk": "warn", "off_track": "bad", "no_data": ""}
 GoalQuery = Annotated[GoalFilters, Query()]
+#: The goal page compares progress with this many weeks ago.
+TREND_WEEKS = 4
 
 
 def _common() -> dict[str, Any]:
@@ -210,9 +212,12 @@ def live_goal(session: Session, goal_id: int) -> GoalDetail:
 @router.get("/roadmap/goals/{goal_id}", response_class=HTMLResponse)
 def goal_page(request: Request, session: SessionDep, user: ViewerUser, goal_id: int) -> Response:
     goal = live_goal(session, goal_id)
+    past = queries.progress_history(session, goal_id, weeks=TREND_WEEKS)[0].progress
     context = {
         **_common(),
         "goal": goal,
+        "trend": None if goal.progress is None or past is None else goal.progress - past,
+        "trend_weeks": TREND_WEEKS,
         "chart": chart(
             src=f"/roadmap/goals/{goal_id}/progress.json", title=f"Progress of “{goal.title}”, last 12 weeks"
         ),
