@@ -104,7 +104,9 @@ def alignment(
     for r in report.by_goal:
         table.add_row(r.title, f"{r.features:,}", f"{r.effort:,.1f}", f"{100 * r.share:.1f}%")
     Console().print(table)
-    console.print(f"{len(report.unaligned):,} unaligned features; {len(report.unstaffed):,} goals with no planned work")
+    console.print(
+        f"{report.unaligned_total:,} unaligned features; {len(report.unstaffed):,} goals with no planned work"
+    )
 
 
 @app.command("remind")

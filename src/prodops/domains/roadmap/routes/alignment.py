@@ -21,11 +21,13 @@ from prodops.platform.web.charts import chart
 router = registry.router(APIRouter(include_in_schema=False))
 
 AlignmentQuery = Annotated[AlignmentFilters, Query()]
+#: Rows of each table on the page; the CSV export has them all.
+PAGE_ROWS = 100
 
 
 @router.get("/roadmap/alignment", response_class=HTMLResponse)
 def alignment_page(request: Request, session: SessionDep, user: ViewerUser, filters: AlignmentQuery) -> Response:
-    report = alignment.report(session, filters)
+    report = alignment.report(session, filters, unaligned_limit=PAGE_ROWS)
     products, teams = product_names(session), team_names(session)
     unit = UNIT_LABELS[filters.unit]
     scope = []
@@ -51,6 +53,7 @@ def alignment_page(request: Request, session: SessionDep, user: ViewerUser, filt
         if report.by_initiative
         else None,
         "query": str(request.url.query),
+        "rows": PAGE_ROWS,
     }
     return render(request, "roadmap/alignment.html", context)
 

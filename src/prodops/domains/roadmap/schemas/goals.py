@@ -389,7 +389,8 @@ class AlignmentReport(BaseModel):
     aligned_share: float
     by_goal: list[EffortShare]
     by_initiative: list[EffortShare]
-    unaligned: list[UnalignedFeature]
+    unaligned: list[UnalignedFeature] = Field(description="Unaligned features by title (at most the limit asked).")
+    unaligned_total: int = Field(description="All unaligned features in the view.")
     unstaffed: list[UnstaffedGoal]
 
 
