@@ -67,6 +67,9 @@ def test_shares_by_goal_and_initiative(session: Session, plan: dict[str, int]) -
         ("initiative_without_goal", plan["orphan"]),
         ("no_initiative", None),
     }
+    assert rep.unaligned_total == 2
+    capped = alignment.report(session, AlignmentFilters(), unaligned_limit=1)
+    assert len(capped.unaligned) == 1 and capped.unaligned_total == 2
     # the company goal is staffed through its sub-goal; the archived goal is not listed
     assert [g.id for g in rep.unstaffed] == [plan["idle"]]
 
