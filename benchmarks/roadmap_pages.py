@@ -178,7 +178,7 @@ def run(backend: str, args: argparse.Namespace, console: Console) -> list[tuple[
             f"{int(links):,} links, {int(votes):,} votes in {time.perf_counter() - started:.0f} s"
         )
         with (
-            server(env) as base,
+            server(env, start_timeout=240) as base,
             httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120) as client,
             Progress(console=console, transient=True) as progress,
         ):
@@ -209,18 +209,17 @@ def main() -> None:
     args = parser.parse_args()
     console = Console()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
-    rows = []
-    for backend in backends:
-        rows.extend(run(backend, args, console))
-    table = Table(
-        title=f"Roadmap pages, {args.features:,} features, {args.goals} goals, {args.initiatives} initiatives, "
-        f"{args.requests} requests each ({os.cpu_count()} CPUs)"
-    )
-    for col in ("backend", "request", "p50 ms", "p95 ms"):
-        table.add_column(col, justify="right" if "ms" in col else "left")
-    for backend, label, p50, p95 in rows:
-        table.add_row(backend, label, f"{p50:.1f}", f"{p95:.1f}")
-    console.print(table)
+    for backend in backends:  # a table per backend, printed as soon as it is measured
+        rows = run(backend, args, console)
+        table = Table(
+            title=f"Roadmap pages, {args.features:,} features, {args.goals} goals, {args.initiatives} initiatives, "
+            f"{args.requests} requests each ({os.cpu_count()} CPUs)"
+        )
+        for col in ("backend", "request", "p50 ms", "p95 ms"):
+            table.add_column(col, justify="right" if "ms" in col else "left")
+        for name, label, p50, p95 in rows:
+            table.add_row(name, label, f"{p50:.1f}", f"{p95:.1f}")
+        console.print(table)
 
 
 if __name__ == "__main__":
