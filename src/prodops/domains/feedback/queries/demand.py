@@ -443,9 +443,11 @@ def ranking_rows(session: Session, f: DemandFilters) -> list[DemandRow]:
     return _rows(session, _demand_stmt(session, f))
 
 
-def evidence_rows(session: Session, feature_ids: Sequence[int] | None = None) -> list[DemandRow]:
-    """Every measure of the surviving features with evidence, unfiltered (only ``feature_ids`` when given)."""
-    return _rows(session, _demand_stmt(session, DemandFilters(), feature_ids))
+def evidence_rows(session: Session, feature_ids: Sequence[int] | None = None) -> list[Any]:
+    """Every measure of the surviving features with evidence, unfiltered (only ``feature_ids`` when given), as
+    plain rows (``feature_id, items, votes, people, accounts, arr, score``): callers asking about thousands of
+    features build their own objects."""
+    return list(session.execute(_demand_stmt(session, DemandFilters(), feature_ids)))
 
 
 def _order_stmt(session: Session, f: DemandFilters) -> Select[Any]:

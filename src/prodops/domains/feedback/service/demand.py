@@ -41,13 +41,13 @@ def demand_facts(session: Session, feature_ids: Sequence[int] | None = None) -> 
     )
     for chunk in chunks:
         for row in demand.evidence_rows(session, chunk):
-            found[row.feature_id] = DemandFacts(
+            found[row.feature_id] = DemandFacts.model_construct(  # counts straight from grouped SQL
                 feature_id=row.feature_id,
-                items=row.items,
-                votes=row.votes,
-                people=row.people,
-                accounts=row.accounts,
-                arr=row.arr,
-                score=row.score,
+                items=int(row.items or 0),
+                votes=int(row.votes or 0),
+                people=int(row.people or 0),
+                accounts=int(row.accounts or 0),
+                arr=float(row.arr or 0),
+                score=float(row.score or 0),
             )
     return found

@@ -99,12 +99,10 @@ def ranking(
         rows = [r for r in rows if life.find(r.product_id, r.status)[1] not in CLOSED_KINDS]
     facts = feedback.demand_facts(session) if scoring.uses_evidence(card) else {}
     formula = scoring.compile_formula(card)
-    scored: list[tuple[float | None, Any, Any]] = []
+    scored: list[tuple[float | None, Any]] = []
     for r in rows:
-        values = scoring.resolve_inputs(
-            card, r.inputs, facts.get(r.feature_id), float(r.effort) if r.effort is not None else None
-        )
-        scored.append((scoring.compute(formula, values), r, values))
+        effort = float(r.effort) if r.effort is not None else None
+        scored.append((scoring.quick_score(card, formula, r.inputs, facts.get(r.feature_id), effort), r))
     scored.sort(
         key=lambda t: (t[0] is None, -(t[0] or 0.0), t[1].title.lower() if t[0] is None else "", t[1].feature_id)
     )
@@ -130,9 +128,11 @@ def ranking(
             team_id=r.team_id,
             team_name=teams.get(r.team_id) if r.team_id is not None else None,
             score=score,
-            inputs=values,
+            inputs=scoring.resolve_inputs(
+                card, r.inputs, facts.get(r.feature_id), float(r.effort) if r.effort is not None else None
+            ),
         )
-        for n, (score, r, values) in enumerate(page, start=1)
+        for n, (score, r) in enumerate(page, start=1)
     ]
     return Ranking(
         scorecard=card,

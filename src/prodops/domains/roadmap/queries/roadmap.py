@@ -208,6 +208,7 @@ def roadmap(session: Session, view: RoadmapView, *, today: dt.date | None = None
     cols = periods(view, today)
     first, end = cols[0].start, cols[-1].end
     unscheduled: list[RoadmapItem] = []
+    unscheduled_ids: set[int] = set()
     outside = 0
     for lane in lanes:
         shown = []
@@ -215,7 +216,8 @@ def roadmap(session: Session, view: RoadmapView, *, today: dt.date | None = None
             start = item.start_date or item.end_date
             finish = item.end_date or item.start_date
             if start is None or finish is None:
-                if item not in unscheduled:
+                if item.feature_id not in unscheduled_ids:  # an item sits in several goal lanes
+                    unscheduled_ids.add(item.feature_id)
                     unscheduled.append(item)
                 continue
             if finish < first or start >= end:

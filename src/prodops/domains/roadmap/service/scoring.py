@@ -147,6 +147,24 @@ def compute(formula: Formula, values: Iterable[InputValue]) -> float | None:
     return formula.evaluate({v.key: v.value for v in values})
 
 
+def quick_score(
+    card: ScorecardOut,
+    formula: Formula,
+    hand: Mapping[str, Any] | None,
+    facts: DemandFacts | None,
+    effort: float | None,
+) -> float | None:
+    """The score :func:`resolve_inputs` + :func:`compute` give, without building the explanation (for ranking
+    thousands of features)."""
+    values: dict[str, float | None] = {}
+    for spec in card.inputs:
+        value = hand.get(spec.key) if hand else None
+        if value is None:
+            value = evidence_value(spec.source, facts, effort)
+        values[spec.key] = spec.default if value is None else float(value)
+    return formula.evaluate(values)
+
+
 def efforts(session: Session, feature_ids: Iterable[int] | None = None) -> dict[int, float]:
     """Feature id → effort of its plan (features without a plan or an estimate are left out)."""
     stmt = select(FeaturePlan.feature_id, FeaturePlan.effort).where(FeaturePlan.effort.is_not(None))
@@ -349,10 +367,10 @@ def scores_for(session: Session, card: ScorecardOut, feature_ids: list[int]) -> 
         ids = feature_ids[chunk : chunk + 1000]
         stmt = select(Score.feature_id, Score.inputs).where(Score.scorecard_id == card.id, Score.feature_id.in_(ids))
         hand.update(dict(session.execute(stmt).all()))
-    facts = feedback.demand_facts(session, feature_ids) if uses_evidence(card) else {}
+    facts: Mapping[int, DemandFacts] = {}
+    if uses_evidence(card):
+        # Past a thousand features one grouped statement over all evidence beats several restricted ones.
+        facts = feedback.demand_facts(session, feature_ids if len(feature_ids) <= 1000 else None)
     effort = efforts(session, feature_ids) if any(i.source == "effort" for i in card.inputs) else {}
     formula = compile_formula(card)
-    return {
-        fid: compute(formula, resolve_inputs(card, hand.get(fid), facts.get(fid), effort.get(fid)))
-        for fid in feature_ids
-    }
+    return {fid: quick_score(card, formula, hand.get(fid), facts.get(fid), effort.get(fid)) for fid in feature_ids}
