@@ -56,7 +56,7 @@ def fresh_backend(backend: str) -> Iterator[dict[str, str]]:
 
 
 @contextmanager
-def server(env: dict[str, str]) -> Iterator[str]:
+def server(env: dict[str, str], start_timeout: float = 30.0) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "prodops.cli", "serve", "--port", str(port)],
@@ -66,7 +66,7 @@ def server(env: dict[str, str]) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
@@ -74,6 +74,7 @@ def server(env: dict[str, str]) -> Iterator[str]:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()  # reading the error output of a server still running would wait for ever
                 raise RuntimeError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
             time.sleep(0.1)
         yield base

@@ -90,3 +90,12 @@ schedule(
     "survey_waves",
     "every 5 minutes: e-mail the survey waves that are due, then the reminders that are due (throttle and opt-outs applied)",
 )
+schedule("snapshot_metric_key_results", "daily 05:20 UTC: store each metric key result's live value as a check-in")
+schedule(
+    "remind_checkins",
+    "daily 08:10 UTC: e-mail owners of key results with no check-in for 7 days (each owner at most once a week)",
+)
+schedule(
+    "goals_health_summary",
+    "Mondays 07:35 UTC: e-mail admins the goals on/at/off track and the worst movers (once per ISO week)",
+)

@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     survey_throttle_days: int = Field(default=90, ge=0, le=3650)
     """Nobody is asked to answer a survey more than once in this many days, across all surveys and channels (a survey can set its own); 0 turns the throttle off."""
 
+    roadmap_points_per_person_week: float = Field(default=5.0, gt=0, le=1000)
+    """How many effort points one person-week of work is worth, to add up effort estimated in both units (the alignment report, roadmap totals)."""
+
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     """ISO 4217 code of the currency that ARR and other money values are kept in."""
 

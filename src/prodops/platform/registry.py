@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from prodops.platform.demo import DemoContext
 
 #: Installed domains, lowest tier first (see ARCHITECTURE.md).
-DOMAINS: tuple[str, ...] = ("customers", "features", "analytics", "feedback", "portal", "surveys")
+DOMAINS: tuple[str, ...] = ("customers", "features", "analytics", "feedback", "portal", "surveys", "roadmap")
 
 #: The modules a domain may provide, imported in this order.
 _DOMAIN_MODULES = ("models", "service", "jobs", "routes", "commands", "demo", "datasets")

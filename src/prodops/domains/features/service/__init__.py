@@ -61,13 +61,14 @@ all_tags = queries.all_tags
 
 
 def feature_facts() -> Select[*tuple[Any, ...]]:
-    """``SELECT feature_id, title, product_id, area, status, merged_into_id`` of every feature, to join in grouped
-    SQL (feedback ranks features by demand in one statement)."""
+    """``SELECT feature_id, title, product_id, area, team_id, status, merged_into_id`` of every feature, to join in
+    grouped SQL (feedback ranks features by demand in one statement; roadmap ranks them by score)."""
     return select(
         Feature.id.label("feature_id"),
         Feature.title.label("title"),
         Feature.product_id.label("product_id"),
         Feature.area.label("area"),
+        Feature.team_id.label("team_id"),
         Feature.status.label("status"),
         Feature.merged_into_id.label("merged_into_id"),
     )

@@ -443,6 +443,13 @@ def ranking_rows(session: Session, f: DemandFilters) -> list[DemandRow]:
     return _rows(session, _demand_stmt(session, f))
 
 
+def evidence_rows(session: Session, feature_ids: Sequence[int] | None = None) -> list[Any]:
+    """Every measure of the surviving features with evidence, unfiltered (only ``feature_ids`` when given), as
+    plain rows (``feature_id, items, votes, people, accounts, arr, score``): callers asking about thousands of
+    features build their own objects."""
+    return list(session.execute(_demand_stmt(session, DemandFilters(), feature_ids)))
+
+
 def _order_stmt(session: Session, f: DemandFilters) -> Select[Any]:
     """Every surviving feature with evidence, in ranking order, with only the sort measure and its tie-break:
     the narrowest rows that answer the question (a quarter of the cost of every measure), for pickers."""
@@ -917,6 +924,7 @@ __all__ = [
     "SeriesPoint",
     "account_facets",
     "compare",
+    "evidence_rows",
     "feature_demand",
     "feature_totals",
     "label_rows",

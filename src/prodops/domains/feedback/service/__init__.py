@@ -5,12 +5,14 @@ Other domains (portal, surveys, escalations) call this package, never the models
 - capture feedback from any channel: :func:`ingest` (one item, idempotent by source + external id) and
   :func:`ingest_many` (a batch, all or nothing);
 - triage: :func:`update_item`, :func:`bulk_change`, :func:`delete_item`;
-- evidence: :func:`link_feature` / :func:`unlink`, and :func:`requesters` (who asked for a feature).
+- evidence: :func:`link_feature` / :func:`unlink`, :func:`requesters` (who asked for a feature) and
+  :func:`demand_facts` (items, votes, accounts and ARR asking for each feature).
 
 Every write is audited and emits a ``feedback.*`` event after commit.
 """
 
 from prodops.domains.feedback.service import loop  # close the loop: subscribes to feature status changes
+from prodops.domains.feedback.service.demand import DemandFacts, demand_facts
 from prodops.domains.feedback.service.items import (
     ITEM_CREATED,
     ITEM_DELETED,
@@ -36,8 +38,10 @@ __all__ = [
     "ITEM_LINKED",
     "ITEM_UNLINKED",
     "ITEM_UPDATED",
+    "DemandFacts",
     "bulk_change",
     "delete_item",
+    "demand_facts",
     "ingest",
     "ingest_many",
     "link_feature",
