@@ -13,7 +13,6 @@ from prodops.domains.feedback.schemas import FeedbackIn, LinkIn
 from prodops.domains.roadmap import service
 from prodops.domains.roadmap.models import FeaturePlan, Initiative, InitiativeGoal
 from prodops.domains.roadmap.schemas.goals import GoalIn, InitiativeIn, InitiativeUpdate, KeyResultIn, PlanUpdate
-from prodops.domains.roadmap.service import metrics
 from prodops.platform.errors import Conflict, ValidationFailed
 from tests.conftest import Client
 from tests.roadmap.conftest import ACTOR, make_feature, make_team
@@ -118,9 +117,7 @@ def test_initiative_pages(member_client: Client, session: Session) -> None:
     assert session.get(FeaturePlan, fid).initiative_id is None  # type: ignore[union-attr]
 
 
-def test_evidence_panel_on_the_feature_page(
-    member_client: Client, session: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_evidence_panel_on_the_feature_page(member_client: Client, session: Session, active_accounts: object) -> None:
     account = customers.create_account(session, ACTOR, AccountIn(name="Big", domain="big.example", arr=120_000))
     fid = make_feature(session, title="Dark mode").id
     item, _ = feedback.ingest(
@@ -147,9 +144,15 @@ def test_evidence_panel_on_the_feature_page(
     panel = member_client.get(f"/roadmap/features/{fid}/evidence")
     assert "Delight night owls" in panel.text and "Themes" in panel.text and "5.0 points" in panel.text
     assert "metric source not available" in panel.text
-    monkeypatch.setattr(metrics, "series", lambda s, key, start, end: [(start, 1.0), (end, 4.0)])
-    live = member_client.get(f"/roadmap/features/{fid}/evidence")
-    assert "metric source not available" not in live.text and 'class="vega-spec"' in live.text
+    service.create_key_result(
+        session,
+        ACTOR,
+        gid,
+        KeyResultIn(title="Active accounts", target_value=10, source="metric", metric_key="weekly_active_accounts"),
+    )
+    live = member_client.get(f"/roadmap/features/{fid}/evidence")  # the analytics metric's weekly series
+    assert "<code>night</code> <small" in live.text  # still unknown to the catalogue
+    assert "<code>weekly_active_accounts</code></p>" in live.text and 'class="vega-spec"' in live.text
     refused = member_client.form(f"/roadmap/features/{fid}/plan", {"effort": "lots"}, follow_redirects=False)
     assert refused.status_code == 303
     session.rollback()

@@ -4,6 +4,6 @@ Other domains read the metrics catalogue through :func:`metric_value` (a metric 
 :func:`metric_series` (a metric per interval); see :mod:`.metrics`.
 """
 
-from prodops.domains.analytics.service.metrics import metric_series, metric_value
+from prodops.domains.analytics.service.metrics import list_metrics, metric_series, metric_value
 
-__all__ = ["metric_series", "metric_value"]
+__all__ = ["list_metrics", "metric_series", "metric_value"]
