@@ -104,3 +104,26 @@ def anon_portal_client(client: Client, portal: Portal, board: Board) -> Client:
     assert page.status_code == 200, page.text
     client.csrf = csrf_of(page.text)
     return client
+
+
+# --- ideas, votes and follows through the real services (roadmap, changelog, notifications, privacy tests) ----
+
+
+def make_idea(session: Session, portal: Portal, board: Board, user: PortalUser, title: str, body: str = "") -> int:
+    """An idea submitted by ``user`` (its author follows it); returns its id."""
+    from prodops.domains.portal.service import access, ideas
+
+    ctx = access.context_for(session, portal, session.get(PortalUser, user.id))
+    return ideas.submit_idea(session, ctx, ideas.IdeaDraft(board_id=board.id, title=title, body=body)).id
+
+
+def vote_as(session: Session, portal: Portal, user: PortalUser, idea_id: int) -> None:
+    from prodops.domains.portal.service import access, ideas
+
+    ideas.vote(session, access.context_for(session, portal, session.get(PortalUser, user.id)), idea_id)
+
+
+def follow_as(session: Session, portal: Portal, user: PortalUser, idea_id: int) -> None:
+    from prodops.domains.portal.service import access, ideas
+
+    ideas.follow(session, access.context_for(session, portal, session.get(PortalUser, user.id)), idea_id)
