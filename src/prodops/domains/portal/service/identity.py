@@ -404,30 +404,22 @@ class Confirmed(SignedIn):
 
 def confirm_post(session: Session, portal: Portal, raw: str) -> Confirmed:
     """Publish an anonymous post once its author opened the e-mailed link (and sign them in)."""
-    from prodops.domains.portal.service import ideas
+    from prodops.domains.portal.service import access, ideas
 
     with transaction(session):
         token = _use_token(session, portal, raw, "verify_post")
         user = ensure_user(session, token.email)
         _refuse_blocked(user)
+        ctx = access.context_for(session, portal, user)
         payload = dict(token.payload)
         if payload.get("kind") == "idea":
-            idea = ideas.submit_idea(
-                session,
-                portal,
-                user,
-                ideas.IdeaDraft(board_id=int(payload["board_id"]), title=payload["title"], body=payload["body"]),
-            )
-            idea_id = idea.id
+            draft = ideas.IdeaDraft(board_id=int(payload["board_id"]), title=payload["title"], body=payload["body"])
+            idea_id = ideas.submit_idea(session, ctx, draft).id
         else:
             idea_id = int(payload["idea_id"])
-            ideas.add_comment(
-                session,
-                portal,
-                user,
-                idea_id,
-                ideas.CommentDraft(body=payload["body"], parent_id=payload.get("parent_id")),
-            )
+            parent = payload.get("parent_id")
+            draft_c = ideas.CommentDraft(body=payload["body"], parent_id=int(parent) if parent else None)
+            ideas.add_comment(session, ctx, idea_id, draft_c)
         return Confirmed(user.id, user.session_epoch, f"/p/{portal.slug}/i/{idea_id}", idea_id)
 
 
