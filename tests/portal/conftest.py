@@ -16,6 +16,7 @@ from prodops.domains.portal.models import Board, Portal, PortalUser
 from prodops.domains.portal.service import abuse, identity
 from prodops.platform.db import session_scope, transaction
 from tests.conftest import Client
+from tests.platform.test_email import mailbox  # noqa: F401  # the real SMTP server fixture, for every portal test
 
 CSRF_META = re.compile(r'name="csrf-token" content="([^"]+)"')
 

@@ -14,10 +14,10 @@ from prodops.domains.features.schemas import StatusIn
 from prodops.domains.portal.models import Idea, Portal
 from prodops.domains.portal.queries import roadmap as queries
 from prodops.platform.audit import Actor
-from prodops.platform.org.models import Product
 from prodops.platform.db import transaction
+from prodops.platform.org.models import Product
 from tests.conftest import Client, count_statements
-from tests.platform.test_email import Mailbox, mailbox  # noqa: F401  # the real SMTP server fixture
+from tests.platform.test_email import Mailbox
 from tests.portal.conftest import make_board, make_idea, make_portal, make_portal_user, portal_sign_in, vote_as
 
 ACTOR = Actor.system("test")
@@ -145,7 +145,9 @@ def test_private_portal_roadmap_needs_sign_in(client: Client, session: Session, 
     assert "Secret plan" in client.get(f"/p/{portal.slug}/roadmap").text
 
 
-def test_columns_are_bounded_with_totals_and_statements_do_not_grow(client: Client, session: Session, mailbox: Mailbox) -> None:
+def test_columns_are_bounded_with_totals_and_statements_do_not_grow(
+    client: Client, session: Session, mailbox: Mailbox
+) -> None:
     portal: Portal = make_portal(session)
     board = make_board(session, portal)
     ada = make_portal_user(session)

@@ -42,9 +42,11 @@ def export_data(session: Session, user_id: int) -> dict[str, Any]:
     if user is None or user.deleted_at is not None:
         raise NotFound("portal user", user_id)
 
-    def where(idea_col: Any) -> Any:
+    def about_ideas(link: Any) -> Any:
+        """``link`` (votes or follows) with each idea's title, board and portal."""
         return (
-            select(idea_col, Idea.title, Board.name.label("board"), Portal.name.label("portal"), Portal.slug)
+            select(link, Idea.title, Board.name.label("board"), Portal.name.label("portal"))
+            .join(Idea, Idea.id == link.idea_id)
             .join(Board, Board.id == Idea.board_id)
             .join(Portal, Portal.id == Board.portal_id)
         )
@@ -90,29 +92,27 @@ def export_data(session: Session, user_id: int) -> dict[str, Any]:
     ]
     votes = [
         {
-            "idea_id": row.idea_id,
-            "idea_title": row.title,
-            "portal": row.portal,
-            "board": row.board,
-            "created_at": _iso(row.created_at),
-            "cast_by_staff": row.cast_by_id is not None,
+            "idea_id": vote.idea_id,
+            "idea_title": title,
+            "portal": portal,
+            "board": board,
+            "created_at": _iso(vote.created_at),
+            "cast_by_staff": vote.cast_by_id is not None,
         }
-        for row in session.execute(
-            where(Vote.idea_id)
-            .add_columns(Vote.created_at, Vote.cast_by_id)
-            .join_from(Vote, Idea, Idea.id == Vote.idea_id)
-            .where(Vote.user_id == user.id)
-            .order_by(Vote.created_at, Vote.id)
+        for vote, title, board, portal in session.execute(
+            about_ideas(Vote).where(Vote.user_id == user.id).order_by(Vote.created_at, Vote.id)
         )
     ]
     follows = [
-        {"idea_id": row.idea_id, "idea_title": row.title, "portal": row.portal, "created_at": _iso(row.created_at)}
-        for row in session.execute(
-            where(Follow.idea_id)
-            .add_columns(Follow.created_at)
-            .join_from(Follow, Idea, Idea.id == Follow.idea_id)
-            .where(Follow.user_id == user.id)
-            .order_by(Follow.created_at, Follow.id)
+        {
+            "idea_id": follow.idea_id,
+            "idea_title": title,
+            "portal": portal,
+            "board": board,
+            "created_at": _iso(follow.created_at),
+        }
+        for follow, title, board, portal in session.execute(
+            about_ideas(Follow).where(Follow.user_id == user.id).order_by(Follow.created_at, Follow.id)
         )
     ]
     return {
