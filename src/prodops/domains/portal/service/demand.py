@@ -192,11 +192,9 @@ def on_comment(session: Session, comment: Comment, *, actor: Actor | None = None
 
 
 def on_comment_deleted(session: Session, comment: Comment, *, actor: Actor | None = None) -> None:
-    """Withdraw a comment's feedback item (and its replies' when the thread goes with it)."""
+    """Withdraw a comment's feedback item (its replies stay on the portal, and so do their items)."""
     with transaction(session):
-        keys = [comment_key(comment.id)]
-        keys += [comment_key(i) for i in session.scalars(select(Comment.id).where(Comment.parent_id == comment.id))]
-        _withdraw(session, _actor_for(session, comment.author_id, actor), keys)
+        _withdraw(session, _actor_for(session, comment.author_id, actor), [comment_key(comment.id)])
 
 
 def on_idea_removed(session: Session, idea: Idea, *, actor: Actor | None = None) -> int:
