@@ -4,7 +4,9 @@ transaction as the portal change. The feedback hub's demand ranking therefore co
 weighted by the voter's account ARR — without knowing the portal exists.
 
 A portal vote is filed only as feedback, never also as a features-domain vote: the ranking counts both kinds of
-evidence, so writing both would count the same person's wish twice. Ideas waiting for moderation, internal notes
+evidence, so writing both would count the same person's wish twice. Vote items are filed ``archived``: they count in
+demand like any linked item, but need no triage and, being all alike ("Voted for ..."), stay out of the inbox,
+duplicate detection and theme fitting. Ideas and comments are real customer text and arrive as ``linked``. Ideas waiting for moderation, internal notes
 and staff replies are not customer demand and are not filed; approval files what was held back.
 """
 
@@ -68,7 +70,16 @@ class _Facts:
             self.people.update((uid, pid) for uid, pid in session.execute(stmt))
 
     def item(
-        self, *, idea_id: int, user_id: int | None, key: str, title: str, text: str, kind: str, at: Any
+        self,
+        *,
+        idea_id: int,
+        user_id: int | None,
+        key: str,
+        title: str,
+        text: str,
+        kind: str,
+        at: Any,
+        status: str = "new",
     ) -> tuple[FeedbackIn, int]:
         idea_title, feature_id, product_id, board_id = self.ideas[idea_id]
         data = FeedbackIn(
@@ -79,6 +90,7 @@ class _Facts:
             person_id=self.people.get(user_id) if user_id is not None else None,
             product_id=product_id,
             received_at=at,
+            status=status,  # type: ignore[arg-type]
             meta={"portal": kind, "idea_id": idea_id, "board_id": board_id},
         )
         return data, feature_id
@@ -132,6 +144,7 @@ def _vote_entry(facts: _Facts, vote: Vote) -> tuple[FeedbackIn, int]:
         text=f"Voted for “{title}” on the ideas portal.",
         kind="vote",
         at=vote.created_at,
+        status="archived",
     )
 
 
