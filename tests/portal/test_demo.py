@@ -52,9 +52,7 @@ def test_the_demo_portal(session: Session, admin_client: Client) -> None:
     top = session.scalars(select(Idea.vote_count).order_by(Idea.vote_count.desc()).limit(10))
     assert sum(top) > votes * 0.15
     # Counters agree with the rows, and nobody voted twice.
-    counted = {
-        row[0]: row[1] for row in session.execute(select(Vote.idea_id, func.count()).group_by(Vote.idea_id))
-    }
+    counted = {row[0]: row[1] for row in session.execute(select(Vote.idea_id, func.count()).group_by(Vote.idea_id))}
     for idea in session.scalars(select(Idea)):
         assert idea.vote_count == counted.get(idea.id, 0), idea.title
     assert (session.scalar(select(func.count(Vote.user_id.distinct()))) or 0) > 500
