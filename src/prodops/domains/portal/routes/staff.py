@@ -66,7 +66,7 @@ def ideas_page(request: Request, session: SessionDep, user: ViewerUser) -> Respo
         errors = errors_of(exc)
         filters = IdeaFilters()
     page = queries.list_ideas(session, filters)
-    names = {
+    names: dict[str, dict[Any, str]] = {
         "portal_id": dict(queries.portal_choices(session)),
         "board_id": dict(queries.board_choices(session)),
         "status": dict(queries.status_choices(session)),

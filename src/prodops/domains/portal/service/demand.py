@@ -66,8 +66,8 @@ class _Facts:
         self.people: dict[int, int | None] = {}
         """portal user id -> customers person id"""
         for chunk in _chunks(sorted({u for u in user_ids if u is not None})):
-            stmt = select(PortalUser.id, PortalUser.person_id).where(PortalUser.id.in_(chunk))
-            self.people.update((uid, pid) for uid, pid in session.execute(stmt))
+            people = select(PortalUser.id, PortalUser.person_id).where(PortalUser.id.in_(chunk))
+            self.people.update((uid, pid) for uid, pid in session.execute(people))
 
     def item(
         self,
@@ -90,7 +90,7 @@ class _Facts:
             person_id=self.people.get(user_id) if user_id is not None else None,
             product_id=product_id,
             received_at=at,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             meta={"portal": kind, "idea_id": idea_id, "board_id": board_id},
         )
         return data, feature_id

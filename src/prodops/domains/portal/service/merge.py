@@ -7,7 +7,9 @@ merged becomes a face of the surviving feature."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, update
+from typing import Any
+
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from prodops.domains.features import service as features
@@ -27,8 +29,8 @@ IDEA_MERGED = events.declare(
 MERGEABLE = ("published", "pending")
 
 
-def _count(session: Session, stmt: object) -> int:
-    return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0  # type: ignore[attr-defined]
+def _count(session: Session, stmt: Select[Any]) -> int:
+    return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
 
 
 def merge_ideas(session: Session, actor: Actor, source_id: int, target_id: int) -> MergeResult:

@@ -68,7 +68,7 @@ def _record(session: Session, actor: Actor, kind: str, entity_id: int, action: s
 # --- the approval queue -------------------------------------------------------------------------
 
 
-def _pending(session: Session, model: type[Idea] | type[Comment], ids: Sequence[int], field: str) -> list[Any]:
+def _pending(session: Session, model: Any, ids: Sequence[int], field: str) -> list[Any]:
     wanted = sorted(set(ids))
     if not wanted:
         return []
