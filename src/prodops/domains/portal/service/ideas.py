@@ -291,8 +291,8 @@ def _insert_ignore(session: Session, table: Any, values: dict[str, Any]) -> bool
         stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
     else:  # pragma: no cover - the two supported databases are above
         stmt = insert(table).values(**values)
-    result = session.execute(stmt)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    # RETURNING says whether a row went in (rowcount is not reported for ORM inserts on every driver).
+    return session.execute(stmt.returning(table.id)).first() is not None
 
 
 def _count(session: Session, idea_id: int) -> int:
@@ -326,8 +326,10 @@ def unvote(session: Session, ctx: PortalContext, idea_id: int) -> VoteState:
         idea = visible_idea(session, ctx, idea_id)
         row = session.scalar(select(Vote).where(Vote.idea_id == idea.id, Vote.user_id == user.id))
         if row is not None:
-            gone = session.execute(delete(Vote).where(Vote.id == row.id).execution_options(synchronize_session=False))
-            if gone.rowcount:  # type: ignore[attr-defined]
+            gone = session.execute(
+                delete(Vote).where(Vote.id == row.id).returning(Vote.id).execution_options(synchronize_session=False)
+            ).first()
+            if gone is not None:  # a racing request may have withdrawn it first
                 session.execute(
                     update(Idea)
                     .where(Idea.id == idea.id)
