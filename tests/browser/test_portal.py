@@ -1,5 +1,5 @@
 """The customer portal in a real browser: sign in by a magic link read from a real SMTP server, submit an idea
-(similar ideas show while typing), vote, comment and follow; staff move the feature on in the staff UI, and the
+(similar ideas show while typing), comment on it, vote for and follow a similar idea; staff move the feature on in the staff UI, and the
 follower's e-mail arrives. axe-core (vendored from npm) checks the portal's pages for serious or critical
 accessibility violations."""
 
@@ -98,18 +98,21 @@ def test_customer_journey_and_accessibility(  # type: ignore[no-untyped-def]
     assert page.locator("strong", has_text="PDF").is_visible()
     check_accessibility(page, "idea page")
 
-    # On the existing idea: vote, comment, follow.
+    # Comment on one's own idea (the author follows it already)...
+    page.get_by_label("Add a comment").fill("Ideally as a **weekly e-mail**.")
+    page.wait_for_timeout(3100)  # the minimum fill time
+    page.get_by_role("button", name="Comment", exact=True).click()
+    page.wait_for_load_state()
+    assert page.locator(".comment-body strong", has_text="weekly e-mail").is_visible()
+    check_accessibility(page, "idea page with a comment")
+
+    # ...then vote for and follow the similar idea someone posted earlier.
     page.goto(f"{home}/i/{existing}")
     page.get_by_role("button", name=re.compile("^0 Vote")).click()
     page.get_by_role("button", name=re.compile("^1 Voted")).wait_for()
-    page.get_by_label("Add a comment").fill("We need this for the **board meeting**.")
-    page.wait_for_timeout(3100)
-    page.get_by_role("button", name="Comment", exact=True).click()
-    page.wait_for_load_state()
-    assert page.locator(".comment-body strong", has_text="board meeting").is_visible()
     page.get_by_role("button", name="Follow", exact=True).click()
     page.get_by_role("button", name="Following").wait_for()
-    check_accessibility(page, "idea page with a comment")
+    check_accessibility(page, "idea page after voting and following")
 
     # Staff move the feature on in the staff UI; the follower hears about it.
     staff = make_user("member")

@@ -368,7 +368,7 @@ def unfollow(session: Session, ctx: PortalContext, idea_id: int) -> bool:
 
 def add_comment(session: Session, ctx: PortalContext, idea_id: int, draft: CommentDraft) -> Comment:
     """A comment or a reply (replies to replies join the same thread). ``pending`` when the board requires
-    approval. Commenting does not follow the idea: people choose that themselves."""
+    approval. The commenter follows the idea (unfollowing is one click, and every e-mail has an unfollow link)."""
     body = check_comment(draft.body)
     with transaction(session):
         user = _participant(ctx)
@@ -392,6 +392,7 @@ def add_comment(session: Session, ctx: PortalContext, idea_id: int, draft: Comme
                 .values(comment_count=Idea.comment_count + 1)
                 .execution_options(synchronize_session=False)
             )
+        _insert_ignore(session, Follow, {"idea_id": idea.id, "user_id": user.id, "created_at": utcnow()})
         _record(
             session,
             user,
