@@ -73,7 +73,7 @@ def test_the_demo_portal(session: Session, admin_client: Client) -> None:
 
     # The staff pages show it.
     page = admin_client.get("/portal/queue")
-    assert "SCIM user provisioning" in page.text
+    assert "Provision users from Okta automatically" in page.text
     assert admin_client.get(f"/portal/ideas/{best.id}").status_code == 200
     assert "Acme Ideas" in admin_client.get("/admin/portals").text
 

@@ -356,7 +356,7 @@ class _Seeder:
     def pending(self) -> None:
         """Waiting for moderation on the Enterprise board: a new idea and a comment."""
         board = self.boards["enterprise"].id
-        title = "SCIM user provisioning"
+        title = "Provision users from Okta automatically"
         feature_id = self.new_feature(title, "", "core")
         self.session.add(
             Idea(
@@ -424,3 +424,53 @@ def seed(session: Session, ctx: DemoContext) -> str:
         f"({made['proxy']} by staff on a customer's behalf) from {made['users']:,} people, {made['comments']:,} "
         f"comments, {made['follows']:,} follows; {made['filed']:,} feedback items filed; 2 posts await moderation"
     )
+
+
+# --- the changelog: a few published entries announcing shipped demo ideas -------------------------------------
+
+_CHANGELOG_INTROS = [
+    "You asked, we built it. **{title}** is live for every workspace today.",
+    "Shipping this week: **{title}**. Thanks to everyone who voted and told us how you would use it.",
+    "**{title}** has landed. It was one of the most requested ideas on this portal.",
+    "A small release with a big ask behind it: **{title}** is now available.",
+    "New this month: **{title}**, plus a round of fixes you reported.",
+]
+
+
+@registry.demo_seeder("portal changelog", order=41)
+def seed_changelog(session: Session, ctx: DemoContext) -> str:
+    """Four published changelog entries on /p/acme, each linked to shipped demo ideas (no e-mail is sent)."""
+    from prodops.domains.portal.models import ChangelogEntry, ChangelogIdea
+    from prodops.domains.portal.queries import roadmap as roadmap_queries
+
+    portal_id = session.scalar(select(Portal.id).where(Portal.slug == SLUG))
+    if portal_id is None:
+        return "portal changelog: no demo portal"
+    if session.scalar(select(ChangelogEntry.id).where(ChangelogEntry.portal_id == portal_id).limit(1)) is not None:
+        return "portal changelog already seeded"
+    shipped = roadmap_queries.shippable_ideas(session, portal_id, limit=12)
+    if not shipped:
+        return "portal changelog: no shipped ideas to announce"
+    rng = random.Random(SEED + 1)
+    now = utcnow()
+    groups = [shipped[i : i + 3] for i in range(0, min(len(shipped), 12), 3)][:4]
+    with transaction(session):
+        for n, group in enumerate(groups):
+            lead = group[0]
+            published = now - dt.timedelta(days=7 + 14 * n, hours=rng.randrange(24))
+            others = "".join(f"\n- {idea.title}" for idea in group[1:])
+            body = _CHANGELOG_INTROS[n % len(_CHANGELOG_INTROS)].format(title=lead.title)
+            if others:
+                body += f"\n\nAlso in this release:{others}"
+            entry = ChangelogEntry(
+                portal_id=portal_id,
+                title=f"{lead.title} is here",
+                body=body,
+                published_at=published,
+                created_at=published,
+                updated_at=published,
+            )
+            session.add(entry)
+            session.flush()
+            session.execute(insert(ChangelogIdea), [{"entry_id": entry.id, "idea_id": idea.id} for idea in group])
+    return f"portal changelog: {len(groups)} published entries announcing {sum(len(g) for g in groups)} shipped ideas"

@@ -31,8 +31,8 @@ from prodops.platform.web import errors_of, flash, render
 from prodops.platform.web.charts import chart
 
 router = registry.router(APIRouter(include_in_schema=False))
-registry.nav("Portal ideas", "/portal", section="Product", order=20)
-registry.nav("Moderation", "/portal/queue", section="Product", order=21, min_role="member")
+registry.nav("Ideas", "/portal", section="Portal", order=10)
+registry.nav("Moderation", "/portal/queue", section="Portal", order=20, min_role="member")
 registry.panel("feature", "Portal ideas", "/portal/features/{id}/ideas", order=20)
 
 STATE_LABELS = {
@@ -139,14 +139,18 @@ def queue_decide(
 # --- one idea -----------------------------------------------------------------------------------
 
 
-def _idea_context(session: Session, idea: IdeaOut) -> dict[str, Any]:
+VOTERS_SHOWN = 20
+
+
+def _idea_context(session: Session, idea: IdeaOut, *, all_voters: bool = False) -> dict[str, Any]:
     comments = queries.comments(session, idea.id)
     threads: dict[int | None, list[Any]] = {}
     for c in comments:
         threads.setdefault(c.parent_id, []).append(c)
     return {
         "idea": idea,
-        "voters": queries.voters(session, idea.id),
+        "voters": queries.voters(session, idea.id, limit=1000 if all_voters else VOTERS_SHOWN),
+        "all_voters": all_voters,
         "summary": queries.demand_summary(session, idea.id),
         "threads": threads,
         "statuses": features.statuses_for(session, _product_id(session, idea)),
@@ -165,12 +169,14 @@ def _product_id(session: Session, idea: IdeaOut) -> int | None:
 
 
 @router.get("/portal/ideas/{idea_id}", response_class=HTMLResponse)
-def idea_page(request: Request, session: SessionDep, user: ViewerUser, idea_id: int) -> Response:
+def idea_page(
+    request: Request, session: SessionDep, user: ViewerUser, idea_id: int, voters: Annotated[str, Query()] = ""
+) -> Response:
     idea = queries.get_idea(session, idea_id)
     if idea.state == "merged" and idea.merged_into_id is not None:
         flash(request, f"“{idea.title}” was merged into this idea.", "info")
         return RedirectResponse(_idea_url(idea.merged_into_id), status_code=303)
-    return render(request, "portal/staff/idea.html", _idea_context(session, idea))
+    return render(request, "portal/staff/idea.html", _idea_context(session, idea, all_voters=voters == "all"))
 
 
 @router.get("/portal/ideas/{idea_id}/votes.json")
