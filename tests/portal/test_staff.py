@@ -13,6 +13,7 @@ from prodops.platform.audit import AuditRecord
 from prodops.platform.org import service as org
 from prodops.platform.org.schemas import ProductIn
 from tests.conftest import Client, capture_events, count_statements
+from tests.platform.test_email import Mailbox
 from tests.portal.conftest import make_board, make_portal, portal_sign_in
 from tests.portal.staffing import ACTOR, comment, customer, make_account, make_idea, vote
 
@@ -236,3 +237,27 @@ def test_a_portal_session_reaches_no_staff_page(client: Client, session: Session
     assert response.status_code in (401, 303, 403)
     _reload(session)
     assert session.scalar(select(func.count()).select_from(Vote)) == 0
+
+
+def test_an_official_answer_from_the_staff_page_reaches_followers_by_email(
+    member_client: Client, session: Session, portal: Portal, board: Board, mailbox: Mailbox
+) -> None:
+    author = customer(session, "Ann", "big.example")
+    idea = make_idea(session, board, "Dark mode", author=author)  # the author follows her idea
+    member_client.form(f"/portal/ideas/{idea.id}/comments", {"body": "Internal only", "kind": "internal"})
+    member_client.form(f"/portal/ideas/{idea.id}/comments", {"body": "Just a reply", "kind": "reply"})
+    assert mailbox.received == []
+    member_client.form(f"/portal/ideas/{idea.id}/comments", {"body": "**Planned** for May", "kind": "official"})
+    mailbox.wait_for(1)
+    assert [m.rcpt_tos for m in mailbox.received] == [[author.email]]
+    text = mailbox.received[0].message.as_string()
+    assert "Planned" in text and "Internal only" not in text
+    # Marking an earlier staff reply official tells followers too; unmarking it sends nothing.
+    _reload(session)
+    reply = session.scalar(select(Comment).where(Comment.body == "Just a reply"))
+    assert reply is not None
+    mailbox.received.clear()
+    member_client.form(f"/portal/comments/{reply.id}/official", {"official": "on"})
+    mailbox.wait_for(1)
+    member_client.form(f"/portal/comments/{reply.id}/official", {"official": ""})
+    assert len(mailbox.received) == 1
