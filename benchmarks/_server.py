@@ -66,7 +66,7 @@ def server(env: dict[str, str]) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a busy machine starts slowly
         while True:
             try:
                 if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
@@ -74,6 +74,7 @@ def server(env: dict[str, str]) -> Iterator[str]:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()  # before reading its output: a live server never closes stderr
                 raise RuntimeError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
             time.sleep(0.1)
         yield base

@@ -66,7 +66,7 @@ def account_delete(request: Request, session: SessionDep, slug: str, confirm: An
     privacy.delete_account(session, ctx.user.id)
     flash(
         request,
-        "Your account is deleted and you are signed out. Your ideas and comments now show as by “Deleted user”.",
+        "Your account is deleted and you are signed out. Your ideas and comments stay, without your name.",
     )
     response = RedirectResponse(ctx.view.home, status_code=303)
     identity.clear_session(response)

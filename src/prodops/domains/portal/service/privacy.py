@@ -3,7 +3,7 @@
 Deleting anonymises rather than removes, like Canny and Fider: the ``PortalUser`` row stays (so votes and
 comments keep counting and threads keep their shape) but loses its e-mail address, name and link to the
 customers-domain person; ``deleted_at`` is set and ``session_epoch`` bumped, so every signed-in browser is
-signed out. The text of the person's ideas and comments stays, shown as by "Deleted user". Their follows and
+signed out. The text of the person's ideas and comments stays, without their name. Their follows and
 pending sign-in links are removed; the feedback items their ideas, votes and comments became stop naming them
 (:func:`demand.on_user_deleted`); the deletion is audited without the address.
 """
