@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from prodops.domains.portal.models import Board, Portal, PortalUser
 from prodops.domains.portal.service import abuse, identity
-from prodops.platform.db import session_scope, transaction
+from prodops.platform.db import transaction
 from tests.conftest import Client
 from tests.platform.test_email import mailbox  # noqa: F401  # the real SMTP server fixture, for every portal test
 
@@ -99,8 +99,6 @@ def portal_client(client: Client, portal: Portal, board: Board, portal_user: Por
 @pytest.fixture
 def anon_portal_client(client: Client, portal: Portal, board: Board) -> Client:
     """A client that is not signed in but has its CSRF token for ``portal``'s forms."""
-    with session_scope():
-        pass
     page = client.get(f"/p/{portal.slug}")
     assert page.status_code == 200, page.text
     client.csrf = csrf_of(page.text)

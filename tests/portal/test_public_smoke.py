@@ -37,3 +37,42 @@ def test_unknown_or_disabled_portal_is_404(client: Client, session: Session) -> 
 def test_portal_client_fixture_is_signed_in(portal_client: Client, portal: Portal, board: Board) -> None:
     page = portal_client.get(f"/p/{portal.slug}")
     assert "Sign out" in page.text and board.name in page.text
+
+
+def test_colours_stay_readable() -> None:
+    from prodops.domains.portal.service.access import PortalView, contrast, readable_on
+
+    assert readable_on("#ffff00") == "#000000" and readable_on("#1e3a8a") == "#ffffff"
+    assert round(contrast("#000000", "#ffffff"), 1) == 21.0
+    view = PortalView.of(
+        Portal(
+            id=1,
+            slug="a",
+            name="A",
+            intro="",
+            logo_url="",
+            visibility="public",
+            allow_anonymous=False,
+            sso_secret=None,
+            primary_color="#ffff00",
+            background_color="#ffffff",
+        )
+    )
+    # A yellow brand colour makes buttons with black text, and links fall back to the readable text colour.
+    assert view.on_primary == "#000000" and view.link == "#000000" and not view.dark
+    dark = PortalView.of(
+        Portal(
+            id=2,
+            slug="b",
+            name="B",
+            intro="",
+            logo_url="/logo.png",
+            visibility="public",
+            allow_anonymous=False,
+            sso_secret="x",
+            primary_color="#60a5fa",
+            background_color="#0b1020",
+        )
+    )
+    assert dark.dark and dark.text == "#ffffff" and dark.link == "#60a5fa" and dark.logo_url == "/logo.png"
+    assert dark.sso_enabled

@@ -140,7 +140,7 @@ def in_segment(session: Session, segment_id: int | None, person_id: int | None) 
         return False
     try:
         members = customers.segment_person_ids(session, segment_id)
-    except Exception:  # a deleted segment admits nobody
+    except NotFound:  # a deleted segment admits nobody
         return False
     return bool(session.scalar(select(literal(True)).where(literal(person_id).in_(members))))
 

@@ -19,7 +19,7 @@ import jwt
 from fastapi import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel, EmailStr, ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -98,7 +98,7 @@ def user_for_cookie(session: Session, value: str | None) -> PortalUser | None:
     if decoded is None:
         return None
     user = session.get(PortalUser, decoded[0])
-    if not can_sign_in(user) or user is None or user.session_epoch != decoded[1]:
+    if user is None or not can_sign_in(user) or user.session_epoch != decoded[1]:
         return None
     return user
 
@@ -421,15 +421,3 @@ def confirm_post(session: Session, portal: Portal, raw: str) -> Confirmed:
             draft_c = ideas.CommentDraft(body=payload["body"], parent_id=int(parent) if parent else None)
             ideas.add_comment(session, ctx, idea_id, draft_c)
         return Confirmed(user.id, user.session_epoch, f"/p/{portal.slug}/i/{idea_id}", idea_id)
-
-
-def count_live_tokens(session: Session, portal_id: int) -> int:
-    """Unused, unexpired tokens of a portal (for tests and the admin page)."""
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(PortalToken)
-            .where(PortalToken.portal_id == portal_id, PortalToken.used_at.is_(None), PortalToken.expires_at > utcnow())
-        )
-        or 0
-    )
