@@ -76,3 +76,12 @@ def test_colours_stay_readable() -> None:
     )
     assert dark.dark and dark.text == "#ffffff" and dark.link == "#60a5fa" and dark.logo_url == "/logo.png"
     assert dark.sso_enabled
+
+
+def test_refusals_render_inside_the_portal_frame(portal_client: Client, portal: Portal, board: Board) -> None:
+    missing = portal_client.get(f"/p/{portal.slug}/b/no-such-board")
+    assert missing.status_code == 404 and "Back to Acme Ideas" in missing.text
+    assert "--portal-primary" in missing.text and "Go to the start page" not in missing.text
+    forged = portal_client.post(f"/p/{portal.slug}/signout", data={"csrf_token": "wrong"})
+    assert forged.status_code == 403 and "The form expired" in forged.text and "Back to Acme Ideas" in forged.text
+    assert portal_client.get("/p/no-such-portal/b/x").status_code == 404

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from prodops.domains.portal.routes.public import client_ip, portal_page
+from prodops.domains.portal.routes.public import PortalRoute, client_ip, portal_page
 from prodops.domains.portal.service import abuse, access, identity
 from prodops.domains.portal.service.access import PortalContext
 from prodops.platform import registry
@@ -17,7 +17,7 @@ from prodops.platform.deps import PUBLIC, SessionDep
 from prodops.platform.errors import ServiceError, ValidationFailed
 from prodops.platform.web import errors_of
 
-router = registry.router(APIRouter(include_in_schema=False, dependencies=[PUBLIC]))
+router = registry.router(APIRouter(include_in_schema=False, dependencies=[PUBLIC], route_class=PortalRoute))
 
 
 def sign_in_form(

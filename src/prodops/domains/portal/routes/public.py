@@ -6,12 +6,15 @@ from the portal cookie (:func:`access.portal_context`); staff sessions play no p
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from prodops.domains.features import service as features
 from prodops.domains.portal.models import Comment, Idea
@@ -19,12 +22,56 @@ from prodops.domains.portal.queries import public as queries
 from prodops.domains.portal.service import abuse, access, ideas, identity
 from prodops.domains.portal.service.access import PortalContext
 from prodops.platform import registry
-from prodops.platform.db import utcnow
+from prodops.platform.db import session_scope, utcnow
 from prodops.platform.deps import PUBLIC, SessionDep
 from prodops.platform.errors import NotFound, PermissionDenied, ServiceError
 from prodops.platform.web import errors_of, flash, is_htmx, render
 
-router = registry.router(APIRouter(include_in_schema=False, dependencies=[PUBLIC]))
+
+class PortalRoute(APIRoute):
+    """A portal route whose refusals (not found, not allowed, conflicts, an expired form) render inside the
+    portal's own frame — its name and colours, nothing of the staff shell — instead of the staff error page."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def portal_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ServiceError as exc:
+                if exc.status_code not in (403, 404, 409):
+                    raise
+                page = await run_in_threadpool(_error_page, request, exc)
+                if page is None:
+                    raise
+                return page
+
+        return portal_handler
+
+
+def _error_page(request: Request, exc: ServiceError) -> Response | None:
+    slug = request.path_params.get("slug")
+    with session_scope() as session:
+        try:
+            ctx = access.portal_context(request, session, str(slug))
+        except NotFound:
+            return None  # no such portal: the plain not-found page
+        title = {403: "Not allowed", 404: "Not found", 409: "Not possible"}[exc.status_code]
+        message = (
+            "There is nothing here. It may have been removed, or the link may be wrong."
+            if exc.status_code == 404
+            else exc.message
+        )
+        return portal_page(
+            request,
+            ctx,
+            "portal/public/error.html",
+            {"title": title, "message": message, "status_code": exc.status_code},
+            status_code=exc.status_code,
+        )
+
+
+router = registry.router(APIRouter(include_in_schema=False, dependencies=[PUBLIC], route_class=PortalRoute))
 
 
 def client_ip(request: Request) -> str:
