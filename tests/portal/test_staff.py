@@ -261,3 +261,28 @@ def test_an_official_answer_from_the_staff_page_reaches_followers_by_email(
     mailbox.wait_for(1)
     member_client.form(f"/portal/comments/{reply.id}/official", {"official": ""})
     assert len(mailbox.received) == 1
+
+
+def test_csv_export_holds_exactly_the_filtered_ideas(
+    viewer_client: Client, session: Session, portal: Portal, board: Board
+) -> None:
+    make_idea(session, board, "=HYPERLINK(evil)")
+    make_idea(session, board, "Offline mode", state="pending")
+    page = viewer_client.get("/portal?state=pending")
+    assert 'href="/portal/ideas.csv?state=pending"' in page.text
+    response = viewer_client.get("/portal/ideas.csv?state=pending")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    lines = response.content.decode("utf-8-sig").strip().splitlines()
+    assert lines[0].startswith("id,title,portal,board,state")
+    assert len(lines) == 2 and "Offline mode" in lines[1] and "pending" in lines[1]
+    everything = viewer_client.get("/portal/ideas.csv").content.decode("utf-8-sig")
+    assert "'=HYPERLINK(evil)" in everything  # a formula is never handed to a spreadsheet as one
+    assert viewer_client.get("/portal/ideas.csv?state=bogus").status_code == 422
+
+
+def test_the_idea_page_shows_its_history(member_client: Client, session: Session, board: Board) -> None:
+    idea = make_idea(session, board, "Drak mode")
+    response = member_client.form(f"/portal/ideas/{idea.id}/edit", {"title": "Dark mode", "body": ""})
+    assert response.status_code == 200, response.text[-2000:]
+    page = member_client.get(f"/portal/ideas/{idea.id}").text
+    assert "staff_edit" in page and "Drak mode" in page

@@ -23,10 +23,11 @@ from prodops.domains.portal.schemas import (
     StaffCommentIn,
 )
 from prodops.domains.portal.service import merge, moderation, staff
-from prodops.platform import registry
+from prodops.platform import audit, registry
 from prodops.platform.deps import MemberUser, SessionDep, ViewerUser
-from prodops.platform.errors import ServiceError
+from prodops.platform.errors import ServiceError, ValidationFailed
 from prodops.platform.identity.service import actor_for
+from prodops.platform.tabular import attachment_headers, write_csv
 from prodops.platform.web import errors_of, flash, render
 from prodops.platform.web.charts import chart
 
@@ -42,6 +43,7 @@ STATE_LABELS = {
     "merged": "Merged",
     "deleted": "Deleted",
 }
+CSV_LIMIT = 10_000
 BADGES = {"shipped": "ok", "active": "ok", "planned": "warn", "declined": "bad"}
 
 
@@ -93,6 +95,63 @@ def ideas_page(request: Request, session: SessionDep, user: ViewerUser) -> Respo
             "states": STATE_LABELS,
         },
         partial="portal/staff/_ideas.html",
+    )
+
+
+CSV_HEADERS = [
+    "id",
+    "title",
+    "portal",
+    "board",
+    "state",
+    "status",
+    "votes",
+    "comments",
+    "author",
+    "author_email",
+    "feature_id",
+    "created_at",
+]
+
+
+@router.get("/portal/ideas.csv")
+def ideas_csv(request: Request, session: SessionDep, user: ViewerUser) -> Response:
+    """Exactly the ideas the list shows with these filters (every page of them, up to 10,000)."""
+    raw = {
+        k: v for k, v in request.query_params.items() if k in IdeaFilters.model_fields and k not in ("page", "per_page")
+    }
+    try:
+        filters = IdeaFilters.model_validate(raw)
+    except ValidationError as exc:
+        raise ValidationFailed(None, "; ".join(errors_of(exc).values())) from exc
+    rows: list[list[Any]] = []
+    page = 1
+    while len(rows) < CSV_LIMIT:
+        found = queries.list_ideas(session, filters.model_copy(update={"page": page, "per_page": 500}))
+        rows.extend(
+            [
+                i.id,
+                i.title,
+                i.portal_slug,
+                i.board_name,
+                i.state,
+                i.status_label,
+                i.vote_count,
+                i.comment_count,
+                i.author_name or "",
+                i.author_email or "",
+                i.feature_id,
+                i.created_at.isoformat(),
+            ]
+            for i in found.items
+        )
+        if page * 500 >= found.total:
+            break
+        page += 1
+    return Response(
+        write_csv(CSV_HEADERS, rows[:CSV_LIMIT]),
+        media_type="text/csv; charset=utf-8",
+        headers=attachment_headers("portal-ideas.csv"),
     )
 
 
@@ -157,6 +216,7 @@ def _idea_context(session: Session, idea: IdeaOut, *, all_voters: bool = False) 
         "boards": queries.board_choices(session, idea.portal_id),
         "states": STATE_LABELS,
         "badges": BADGES,
+        "history": audit.history(session, "portal_idea", idea.id, limit=30),
         "chart": chart(
             src=f"/portal/ideas/{idea.id}/votes.json", title=f"Votes for “{idea.title}” per week", height=180
         ),
@@ -452,8 +512,6 @@ def idea_merge(
     idea = queries.get_idea(session, idea_id)
     try:
         if not into.strip().isdigit():
-            from prodops.platform.errors import ValidationFailed
-
             raise ValidationFailed("into", "pick the idea to keep")
         result = merge.merge_ideas(session, actor_for(user), idea_id, int(into))
     except ServiceError as exc:
