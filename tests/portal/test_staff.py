@@ -286,3 +286,26 @@ def test_the_idea_page_shows_its_history(member_client: Client, session: Session
     assert response.status_code == 200, response.text[-2000:]
     page = member_client.get(f"/portal/ideas/{idea.id}").text
     assert "staff_edit" in page and "Drak mode" in page
+
+
+def test_staff_reply_in_a_customers_thread(member_client: Client, session: Session, board: Board) -> None:
+    ann = customer(session, "Ann", "big.example")
+    idea = make_idea(session, board)
+    question = comment(session, idea, ann, "Does this cover PDFs?")
+    page = member_client.get(f"/portal/ideas/{idea.id}").text
+    assert f'name="parent_id" value="{question.id}"' in page
+    member_client.form(
+        f"/portal/ideas/{idea.id}/comments", {"body": "Yes, PDFs too.", "kind": "reply", "parent_id": question.id}
+    )
+    _reload(session)
+    answer = session.scalar(select(Comment).where(Comment.body == "Yes, PDFs too."))
+    assert answer is not None and answer.parent_id == question.id and answer.staff_author_id is not None
+    # A public reply to an internal note is refused: the thread would leak it.
+    note = member_client.form(f"/portal/ideas/{idea.id}/comments", {"body": "Secret", "kind": "internal"})
+    assert note.status_code == 200
+    _reload(session)
+    secret = session.scalar(select(Comment).where(Comment.body == "Secret"))
+    assert secret is not None
+    member_client.form(f"/portal/ideas/{idea.id}/comments", {"body": "Leak", "kind": "reply", "parent_id": secret.id})
+    _reload(session)
+    assert session.scalar(select(Comment).where(Comment.body == "Leak")) is None
