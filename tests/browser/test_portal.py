@@ -84,7 +84,12 @@ def test_customer_journey_and_accessibility(  # type: ignore[no-untyped-def]
     page.goto(f"{home}/b/{board_slug}")
     assert page.get_by_role("link", name="Export reports to PDF").is_visible()
     check_accessibility(page, "board page")
-    page.get_by_role("link", name="Suggest an idea").click()
+    suggest = page.get_by_role("link", name="Suggest an idea")
+    # The portal's own colour (#0f766e) wins over the CSS framework's, on buttons and on links.
+    assert suggest.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(15, 118, 110)"
+    link_colour = page.get_by_role("link", name="Export reports to PDF").evaluate("el => getComputedStyle(el).color")
+    assert link_colour == "rgb(15, 118, 110)"
+    suggest.click()
     page.wait_for_load_state()
     page.get_by_label("Your idea in one line").press_sequentially("Export dashboards to PDF", delay=20)
     similar = page.locator("#similar")
