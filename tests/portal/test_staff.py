@@ -309,3 +309,23 @@ def test_staff_reply_in_a_customers_thread(member_client: Client, session: Sessi
     member_client.form(f"/portal/ideas/{idea.id}/comments", {"body": "Leak", "kind": "reply", "parent_id": secret.id})
     _reload(session)
     assert session.scalar(select(Comment).where(Comment.body == "Leak")) is None
+
+
+def test_the_idea_page_reads_a_bounded_number_of_statements(
+    viewer_client: Client, session: Session, board: Board
+) -> None:
+    make_account(session, "Big", 1000)
+    idea = make_idea(session, board)
+    for i in range(2):
+        person = customer(session, f"P{i}", "big.example")
+        vote(session, idea, person)
+        comment(session, idea, person, f"Comment {i}")
+    with count_statements() as few:
+        assert viewer_client.get(f"/portal/ideas/{idea.id}").status_code == 200
+    for i in range(2, 25):
+        person = customer(session, f"P{i}", "big.example")
+        vote(session, idea, person)
+        comment(session, idea, person, f"Comment {i}")
+    with count_statements() as many:
+        assert viewer_client.get(f"/portal/ideas/{idea.id}").status_code == 200
+    assert len(many) == len(few), "the idea page runs more statements with more voters or comments (N+1)"
