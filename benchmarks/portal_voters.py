@@ -23,10 +23,12 @@ import random
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 from rich.console import Console
@@ -116,9 +118,14 @@ def voter(
     mine = [u for u in users if owner[u] == index]
     transport = httpx.HTTPTransport(local_address=f"127.0.0.{10 + index}")
     with httpx.Client(base_url=base, transport=transport, timeout=30) as client:
-        page = client.get("/p/bench")
-        match = CSRF.search(page.text)
-        assert match, page.text[:300]
+        try:
+            page = client.get("/p/bench")
+            match = CSRF.search(page.text)
+            assert match, f"HTTP {page.status_code}: {page.text[:200]}"
+        except (httpx.HTTPError, AssertionError) as exc:
+            with tally.lock:
+                tally.errors[f"opening the portal: {type(exc).__name__}: {exc}"] += 1
+            return
         headers = {"X-CSRF-Token": match.group(1), "HX-Request": "true"}
         while time.monotonic() < stop:
             user = rng.choice(mine)
@@ -168,7 +175,8 @@ def run(backend: str, voters: int, seconds: int, ideas: int, users: int, console
         owner = {u: i % voters for i, u in enumerate(user_ids)}
         voted: set[tuple[int, int]] = set()
         tally = Tally()
-        with server(env) as base:
+        log = Path(tempfile.gettempdir()) / f"prodops-bench-voters-{backend}.log"
+        with server(env, log) as base:
             stop = time.monotonic() + seconds
             threads = [
                 threading.Thread(
@@ -261,7 +269,7 @@ def main() -> None:
     console.print(table)
     for r in results:
         if r["error_kinds"]:
-            console.print(f"[{r['backend']}] errors: {r['error_kinds']}")
+            console.print(f"{r['backend']} errors: {r['error_kinds']}", markup=False)
     ok = all(
         r["errors"] == 0
         and r["mismatched_ideas"] == 0

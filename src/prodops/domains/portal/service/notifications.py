@@ -176,15 +176,15 @@ def _batches() -> list[list[dict[str, Any]]]:
     return stack
 
 
-@sa_event.listens_for(Session, "after_commit", insert=True)
-def _open_batch(session: Session) -> None:
-    # Runs before the kernel dispatches the commit's events (insert=True puts it first), so the status changes
-    # of one transaction land in one batch; nested commits made by handlers get batches of their own.
+@sa_event.listens_for(Session, "after_transaction_end", insert=True)
+def _open_batch(session: Session, transaction: Any) -> None:
+    # Runs before the kernel dispatches a committed transaction's events (insert=True puts it first), so the
+    # status changes of one transaction land in one batch; transactions ended by handlers get batches of their own.
     _batches().append([])
 
 
-@sa_event.listens_for(Session, "after_commit")
-def _close_batch(session: Session) -> None:
+@sa_event.listens_for(Session, "after_transaction_end")
+def _close_batch(session: Session, transaction: Any) -> None:
     stack = _batches()
     if not stack:
         return
