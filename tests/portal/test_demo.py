@@ -7,11 +7,13 @@ from __future__ import annotations
 import random
 import time
 
+from markupsafe import escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from prodops.domains.customers import demo as customers_demo
 from prodops.domains.features import demo as features_demo
+from prodops.domains.features.models import Feature
 from prodops.domains.feedback.models import FeedbackItem
 from prodops.domains.feedback.queries import demand
 from prodops.domains.feedback.queries.demand import DemandFilters
@@ -76,6 +78,19 @@ def test_the_demo_portal(session: Session, admin_client: Client) -> None:
     assert "Provision users from Okta automatically" in page.text
     assert admin_client.get(f"/portal/ideas/{best.id}").status_code == 200
     assert "Acme Ideas" in admin_client.get("/admin/portals").text
+
+    # The changelog seeder announces shipped demo ideas: the demo products follow the workspace lifecycle, so
+    # their features' kinds come from it.
+    assert demo.seed_changelog(session, ctx).startswith("portal changelog: 4 published entries")
+    planned = session.scalar(
+        select(Idea.title)
+        .join(Feature, Feature.id == Idea.feature_id)
+        .where(Feature.status == "planned", Idea.board_id != boards["enterprise"].id, Idea.state == "published")
+        .order_by(Idea.vote_count.desc())
+        .limit(1)
+    )
+    assert planned is not None
+    assert escape(planned) in admin_client.get("/p/acme/roadmap").text
 
     assert "already seeded" in demo.seed(session, ctx)
     assert _count(session, Idea) == ideas and _count(session, Vote) == votes

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -112,9 +112,10 @@ def _kind_expr(lifecycles: _Lifecycles, product: Any, status: Any) -> ColumnElem
     whens: list[tuple[ColumnElement[bool], str]] = []
     for product_id, statuses in lifecycles.own.items():
         whens.extend((and_(product == product_id, status == s.key), s.kind) for s in statuses)
-    others = product.is_(None)
+    # Features of products without a lifecycle of their own follow the shared one (NOT IN drops NULL products).
+    others: ColumnElement[bool] = true()
     if lifecycles.own:
-        others = or_(others, product.not_in(list(lifecycles.own)))
+        others = or_(product.is_(None), product.not_in(list(lifecycles.own)))
     whens.extend((and_(others, status == s.key), s.kind) for s in lifecycles.shared)
     if not whens:
         return literal("idea")
