@@ -80,8 +80,8 @@ from prodops.platform.db import session_scope
 from prodops.domains.portal.models import Idea, Vote
 from prodops.domains.feedback.models import FeedbackItem
 with session_scope() as s:
-    counters = dict(s.execute(select(Idea.id, Idea.vote_count)).tuples().all())
-    rows = dict(s.execute(select(Vote.idea_id, func.count()).group_by(Vote.idea_id)).tuples().all())
+    counters = dict(s.execute(select(Idea.id, Idea.vote_count)).all())
+    rows = dict(s.execute(select(Vote.idea_id, func.count()).group_by(Vote.idea_id)).all())
     pairs = sorted([i, u] for i, u in s.execute(select(Vote.idea_id, Vote.user_id)))
     items = s.scalar(select(func.count()).select_from(FeedbackItem).where(
         FeedbackItem.source == "portal", FeedbackItem.external_id.like("vote:%")))

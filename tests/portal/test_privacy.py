@@ -34,7 +34,7 @@ def _comment(session: Session, portal, user: PortalUser, idea_id: int, body: str
 def _counts(session: Session) -> dict[str, object]:
     session.rollback()
     return {
-        "ideas": sorted(session.execute(select(Idea.id, Idea.vote_count, Idea.comment_count)).tuples().all()),
+        "ideas": sorted(session.execute(select(Idea.id, Idea.vote_count, Idea.comment_count)).all()),
         "votes": session.scalar(select(func.count()).select_from(Vote)),
         "comments": session.scalar(select(func.count()).select_from(Comment)),
         "feedback": session.scalar(select(func.count()).select_from(FeedbackItem)),

@@ -445,12 +445,12 @@ def seed_changelog(session: Session, ctx: DemoContext) -> str:
 
     portal_id = session.scalar(select(Portal.id).where(Portal.slug == SLUG))
     if portal_id is None:
-        return "portal changelog: no demo portal"
+        return "no demo portal"
     if session.scalar(select(ChangelogEntry.id).where(ChangelogEntry.portal_id == portal_id).limit(1)) is not None:
-        return "portal changelog already seeded"
+        return "already seeded"
     shipped = roadmap_queries.shippable_ideas(session, portal_id, limit=12)
     if not shipped:
-        return "portal changelog: no shipped ideas to announce"
+        return "no shipped ideas to announce"
     rng = random.Random(SEED + 1)
     now = utcnow()
     groups = [shipped[i : i + 3] for i in range(0, min(len(shipped), 12), 3)][:4]
@@ -473,4 +473,4 @@ def seed_changelog(session: Session, ctx: DemoContext) -> str:
             session.add(entry)
             session.flush()
             session.execute(insert(ChangelogIdea), [{"entry_id": entry.id, "idea_id": idea.id} for idea in group])
-    return f"portal changelog: {len(groups)} published entries announcing {sum(len(g) for g in groups)} shipped ideas"
+    return f"{len(groups)} published entries announcing {sum(len(g) for g in groups)} shipped ideas"

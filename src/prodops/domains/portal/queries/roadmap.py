@@ -295,7 +295,7 @@ def staff_entry(session: Session, entry_id: int) -> EntryView | None:
 
 
 def portal_names(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Portal.id, Portal.name).order_by(Portal.name, Portal.id)).tuples().all())
+    return dict(session.execute(select(Portal.id, Portal.name).order_by(Portal.name, Portal.id)).all())
 
 
 def shippable_ideas(

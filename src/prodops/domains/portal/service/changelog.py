@@ -65,9 +65,7 @@ def _check(session: Session, data: ChangelogIn) -> None:
     rows = dict(
         session.execute(
             select(Idea.id, Board.portal_id).join(Board, Board.id == Idea.board_id).where(Idea.id.in_(data.idea_ids))
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     problems: list[tuple[str | None, str]] = []
     for idea_id in data.idea_ids:

@@ -448,9 +448,7 @@ def notify_changelog(session: Session, entry_id: int) -> int:
             select(Idea.id, Idea.title)
             .join(ChangelogIdea, ChangelogIdea.idea_id == Idea.id)
             .where(ChangelogIdea.entry_id == entry_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     sent = 0
     for user_id, reader in readers.items():
