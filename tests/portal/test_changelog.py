@@ -247,3 +247,43 @@ def test_members_edit_without_re_sending_and_delete(member_client: Client, sessi
     deleted = member_client.form(f"/portal/changelog/{entry_id}/delete", follow_redirects=False)
     session.rollback()
     assert deleted.status_code == 303 and _entries(session) == 0
+
+
+def test_json_api_writes_reads_and_refuses_bad_input(client: Client, session: Session, mailbox: Mailbox) -> None:
+    from tests.conftest import make_token, make_user
+
+    portal = make_portal(session)
+    board = make_board(session, portal)
+    ada = make_portal_user(session, "ada@customer.example")
+    idea = make_idea(session, portal, board, ada, "Dark mode")
+    _ship(session, idea)
+    mailbox.received.clear()
+    writer = {"Authorization": f"Bearer {make_token(make_user('member'), 'write')}"}
+    reader = {"Authorization": f"Bearer {make_token(make_user('viewer'), 'read')}"}
+
+    bad = client.post(
+        "/api/v1/portal/changelog", json={"portal_id": portal.id, "title": "", "idea_ids": [999]}, headers=writer
+    )
+    assert bad.status_code == 422 and any(d["loc"][-1] == "title" for d in bad.json()["detail"])
+    assert (
+        client.post("/api/v1/portal/changelog", json={"portal_id": portal.id, "title": "x"}, headers=reader).status_code
+        == 403
+    )
+    assert _entries(session) == 0
+
+    made = client.post(
+        "/api/v1/portal/changelog",
+        json={"portal_id": portal.id, "title": "Dark mode", "idea_ids": [idea]},
+        headers=writer,
+    )
+    assert made.status_code == 201, made.text
+    entry = made.json()
+    assert entry["published_at"] is None and [i["id"] for i in entry["ideas"]] == [idea]
+    published = client.post(f"/api/v1/portal/changelog/{entry['id']}/publish", headers=writer)
+    assert published.status_code == 200 and published.json()["published_at"]
+    assert [m.rcpt_tos for m in mailbox.received] == [["ada@customer.example"]]
+    assert client.post(f"/api/v1/portal/changelog/{entry['id']}/publish", headers=writer).status_code == 409
+    listed = client.get("/api/v1/portal/changelog", params={"portal_id": portal.id}, headers=reader).json()
+    assert listed["total"] == 1 and listed["items"][0]["title"] == "Dark mode"
+    assert client.delete(f"/api/v1/portal/changelog/{entry['id']}", headers=writer).status_code == 204
+    assert client.get(f"/api/v1/portal/changelog/{entry['id']}", headers=reader).status_code == 404

@@ -10,7 +10,7 @@ from xml.etree import ElementTree as ET
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from prodops.domains.portal.queries import roadmap as queries
@@ -19,13 +19,14 @@ from prodops.domains.portal.service import access, changelog
 from prodops.domains.portal.service.changelog import ChangelogIn
 from prodops.platform import registry
 from prodops.platform.config import get_settings
-from prodops.platform.deps import PUBLIC, MemberUser, SessionDep
+from prodops.platform.deps import PUBLIC, VIEWER, MemberUser, SessionDep
 from prodops.platform.errors import NotFound, ServiceError
 from prodops.platform.identity.service import actor_for
 from prodops.platform.web import errors_of, flash, render, render_markdown
 
 public = registry.router(APIRouter(include_in_schema=False, dependencies=[PUBLIC]))
 staff = registry.router(APIRouter(include_in_schema=False))
+api = registry.router(APIRouter(prefix="/api/v1/portal/changelog", tags=["portal changelog"]))
 
 registry.nav("Changelog", "/portal/changelog", section="Portal", order=30, min_role="member")
 
@@ -303,3 +304,89 @@ def staff_delete_entry(request: Request, session: SessionDep, user: MemberUser, 
     changelog.delete_entry(session, actor_for(user), entry_id)
     flash(request, f"Entry “{entry.title}” deleted.")
     return RedirectResponse("/portal/changelog", status_code=303)
+
+
+# --- staff JSON API --------------------------------------------------------------------------------
+
+
+class LinkedIdeaOut(BaseModel):
+    id: int
+    title: str
+    vote_count: int
+
+
+class EntryOut(BaseModel):
+    """A changelog entry; ``published_at`` is null for a draft."""
+
+    id: int
+    portal_id: int
+    title: str
+    body: str
+    published_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    ideas: list[LinkedIdeaOut]
+
+
+class EntryList(BaseModel):
+    items: list[EntryOut]
+    total: int
+
+
+def _out(entry: queries.EntryView) -> EntryOut:
+    return EntryOut(
+        id=entry.id,
+        portal_id=entry.portal_id,
+        title=entry.title,
+        body=entry.body,
+        published_at=entry.published_at,
+        created_at=entry.created_at,
+        updated_at=entry.updated_at,
+        ideas=[LinkedIdeaOut(id=i.id, title=i.title, vote_count=i.vote_count) for i in entry.ideas],
+    )
+
+
+@api.get("", response_model=EntryList, dependencies=[VIEWER], summary="Changelog entries, drafts first")
+def api_entries(
+    session: SessionDep,
+    portal_id: Annotated[int | None, Query()] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> EntryList:
+    entries, _ = queries.staff_entries(session, portal_id, page=page, per_page=per_page)
+    return EntryList(items=[_out(e) for e in entries.items], total=entries.total)
+
+
+@api.get("/{entry_id}", response_model=EntryOut, dependencies=[VIEWER], summary="One changelog entry")
+def api_entry(session: SessionDep, entry_id: int) -> EntryOut:
+    return _out(_entry(session, entry_id))
+
+
+@api.post("", response_model=EntryOut, status_code=201, summary="Write a draft (or publish it with publish=true)")
+def api_create_entry(
+    session: SessionDep, user: MemberUser, data: ChangelogIn, publish: Annotated[bool, Query()] = False
+) -> EntryOut:
+    entry_id = changelog.create_entry(session, actor_for(user), data, publish=publish)
+    return _out(_entry(session, entry_id))
+
+
+@api.put("/{entry_id}", response_model=EntryOut, summary="Change an entry (a published one e-mails nobody again)")
+def api_update_entry(session: SessionDep, user: MemberUser, entry_id: int, data: ChangelogIn) -> EntryOut:
+    changelog.update_entry(session, actor_for(user), entry_id, data)
+    return _out(_entry(session, entry_id))
+
+
+@api.post(
+    "/{entry_id}/publish",
+    response_model=EntryOut,
+    summary="Publish a draft: it shows on the portal and its ideas' voters and followers are e-mailed (409 twice)",
+)
+def api_publish_entry(session: SessionDep, user: MemberUser, entry_id: int) -> EntryOut:
+    changelog.publish_entry(session, actor_for(user), entry_id)
+    return _out(_entry(session, entry_id))
+
+
+@api.delete("/{entry_id}", status_code=204, summary="Delete an entry")
+def api_delete_entry(session: SessionDep, user: MemberUser, entry_id: int) -> Response:
+    changelog.delete_entry(session, actor_for(user), entry_id)
+    return Response(status_code=204)
