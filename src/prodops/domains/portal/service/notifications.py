@@ -287,15 +287,15 @@ def _post_status_letters(session: Session, letters: list[_Letter]) -> int:
         by_portal[letter.portal.id].append(letter)
     for portal_id, group in by_portal.items():
         opted = _opted_out(session, (letter.reader for letter in group), portal_topic(portal_id))
+        # Who opted out of single ideas (an unfollow token taken to the general unsubscribe page): one query per idea.
+        idea_ids = sorted({m.idea_id for letter in group for m in letter.moved})
+        emails = [letter.reader.email for letter in group]
+        unfollowed = {i: optout.opted_out(session, emails, idea_topic(i)) for i in idea_ids}
         for letter in group:
-            if letter.reader.email.lower() in opted:
+            address = letter.reader.email.lower()
+            if address in opted:
                 continue
-            unfollowed = {
-                idea_topic(m.idea_id)
-                for m in letter.moved
-                if optout.is_opted_out(session, letter.reader.email, idea_topic(m.idea_id))
-            }
-            moved = [m for m in letter.moved if idea_topic(m.idea_id) not in unfollowed]
+            moved = [m for m in letter.moved if address not in unfollowed[m.idea_id]]
             if not moved:
                 continue
             portal = letter.portal
