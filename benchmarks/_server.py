@@ -56,13 +56,17 @@ def fresh_backend(backend: str) -> Iterator[dict[str, str]]:
 
 
 @contextmanager
-def server(env: dict[str, str], start_timeout: float = 30.0) -> Iterator[str]:
+def server(env: dict[str, str], start_timeout: float = 120.0, log: Path | None = None) -> Iterator[str]:
+    """A `prodops serve` process on a free port; its log goes to a file (``log``, or a temporary one), never to a
+    pipe nobody reads, which would block the server once the pipe is full. A busy machine starts it slowly."""
     port = free_port()
+    log_path = log or Path(tempfile.mkstemp(prefix="prodops-bench-server-", suffix=".log")[1])
+    log_file = log_path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "prodops.cli", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log_file,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -74,13 +78,20 @@ def server(env: dict[str, str], start_timeout: float = 30.0) -> Iterator[str]:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()  # reading the error output of a server still running would wait for ever
-                raise RuntimeError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+                proc.kill()
+                raise RuntimeError(f"server did not start: {log_path.read_text(errors='replace')[-5000:]}")
             time.sleep(0.1)
         yield base
     finally:
         proc.terminate()
-        proc.wait(timeout=15)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+        log_file.close()
+        if log is None:
+            log_path.unlink(missing_ok=True)
 
 
 def percentiles(samples_ms: list[float]) -> tuple[float, float]:

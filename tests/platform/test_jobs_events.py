@@ -113,3 +113,17 @@ def test_embedded_consumer_is_not_started_in_immediate_mode() -> None:
     consumer = EmbeddedConsumer(1)
     consumer.start()
     assert consumer._started is False
+
+
+def test_effects_run_after_the_transaction_gave_its_connection_back(session: Session) -> None:
+    # An effect that opens a session of its own must not need a second pooled connection on top of the first:
+    # under load that starved the pool (every request thread holding one and waiting for another).
+    from prodops.platform.db import get_engine
+
+    pool = get_engine().pool
+    seen: list[int] = []
+    with transaction(session):
+        session.execute(text("SELECT 1"))
+        events.on_commit(session, lambda: seen.append(pool.checkedout()))  # type: ignore[attr-defined]
+        assert pool.checkedout() >= 1  # type: ignore[attr-defined]
+    assert seen == [0]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -72,11 +74,27 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: ConnectionPoolEntr
     cursor.close()
 
 
+SQLITE_WRITE_WAIT_SECONDS = 120.0
+"""How long a write transaction waits its turn for SQLite's write lock before failing."""
+
+
 def _sqlite_begin(conn: Connection) -> None:
     # A write transaction takes the lock at BEGIN, so concurrent writers queue on busy_timeout
     # instead of failing when a read snapshot is upgraded; reads stay deferred and never block.
     write = conn.get_execution_options().get("prodops_write", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    if not write:
+        conn.exec_driver_sql("BEGIN")
+        return
+    # SQLite's busy handler is not a queue: under many concurrent writers one can lose every retry for the
+    # whole busy_timeout. Nothing has happened yet when BEGIN IMMEDIATE fails, so it is safe to try again.
+    deadline = time.monotonic() + SQLITE_WRITE_WAIT_SECONDS
+    while True:
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "database is locked" not in str(exc.orig) or time.monotonic() > deadline:
+                raise
 
 
 def make_engine(url: str | None = None, echo: bool | None = None) -> Engine:
@@ -88,6 +106,11 @@ def make_engine(url: str | None = None, echo: bool | None = None) -> Engine:
             url,
             echo=settings.database_echo if echo is None else echo,
             connect_args={"check_same_thread": False, "timeout": 10, "isolation_level": None},
+            # Every request thread (AnyIO runs up to 40) may hold a connection while its write waits its turn on
+            # busy_timeout; a smaller pool made concurrent writers fail with pool timeouts instead of queueing.
+            # SQLite connections are cheap: a file handle each.
+            pool_size=20,
+            max_overflow=40,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

@@ -22,6 +22,7 @@ from prodops.platform.db import utcnow
 log = logging.getLogger(__name__)
 
 _PENDING = "prodops_pending_effects"
+_COMMITTED = "prodops_committed"
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,18 @@ def dispatch(ev: Event) -> None:
 
 
 @sa_event.listens_for(Session, "after_commit")
-def _run_effects(session: Session) -> None:
+def _committed(session: Session) -> None:
+    if session.info.get(_PENDING):
+        session.info[_COMMITTED] = True
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _run_effects(session: Session, transaction: Any) -> None:
+    # Run once the committed transaction has ended and handed its connection back to the pool (after_commit
+    # comes earlier, while the connection is still held): an effect that opens a session of its own then
+    # never needs a second pooled connection on top of the first, which starved the pool under load.
+    if transaction.parent is not None or not session.info.pop(_COMMITTED, False):
+        return
     effects = session.info.pop(_PENDING, [])
     for effect in effects:
         try:
@@ -91,3 +103,4 @@ def _run_effects(session: Session) -> None:
 def _drop_effects(session: Session, previous_transaction: Any) -> None:
     if previous_transaction.parent is None:
         session.info.pop(_PENDING, None)
+        session.info.pop(_COMMITTED, None)

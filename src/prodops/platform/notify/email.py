@@ -84,14 +84,35 @@ def deliver(msg: EmailMessage) -> None:
         client.send_message(msg)
 
 
-def send_email(to: str, subject: str, template: str, context: Mapping[str, Any]) -> None:
-    """Queue one e-mail now. ``context`` must hold plain values: it travels through the job queue."""
+def send_email(
+    to: str,
+    subject: str,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """Queue one e-mail now. ``context`` must hold plain values: it travels through the job queue.
+
+    ``headers`` adds header fields (e.g. :func:`prodops.platform.notify.optout.list_unsubscribe_headers`)."""
     from prodops.platform.notify.jobs import send_email_job
 
-    send_email_job(to, subject, template, dict(context))
+    if headers:
+        send_email_job(to, subject, template, dict(context), dict(headers))
+    else:
+        send_email_job(to, subject, template, dict(context))
 
 
-def send_email_on_commit(session: Session, to: str, subject: str, template: str, context: Mapping[str, Any]) -> None:
+def send_email_on_commit(
+    session: Session,
+    to: str,
+    subject: str,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> None:
     """Queue one e-mail once the caller's transaction commits (services use this)."""
     plain = dict(context)
-    events.on_commit(session, lambda: send_email(to, subject, template, plain))
+    extra = dict(headers or {})
+    events.on_commit(session, lambda: send_email(to, subject, template, plain, headers=extra))

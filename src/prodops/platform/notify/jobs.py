@@ -17,9 +17,11 @@ log = logging.getLogger(__name__)
 
 
 @task(retries=3, retry_delay=60)
-def send_email_job(to: str, subject: str, template: str, context: dict[str, Any]) -> None:
-    """Render and send one e-mail; retried if the SMTP server is unreachable."""
-    email.deliver(email.build_message(to, subject, template, context))
+def send_email_job(
+    to: str, subject: str, template: str, context: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
+    """Render and send one e-mail (with extra ``headers``, if any); retried if the SMTP server is unreachable."""
+    email.deliver(email.build_message(to, subject, template, context, headers=headers))
 
 
 @task()

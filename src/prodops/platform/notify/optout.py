@@ -28,6 +28,8 @@ _CHUNK = 500
 
 #: Topics people can unsubscribe from, with the words the confirmation page uses.
 TOPICS: dict[str, str] = {}
+#: Families of topics made at run time (``portal:12:updates``), by prefix, with the words the page uses.
+TOPIC_PREFIXES: dict[str, str] = {}
 
 
 def declare_topic(topic: str, description: str) -> str:
@@ -35,6 +37,25 @@ def declare_topic(topic: str, description: str) -> str:
     if not topic or len(topic) > 60:
         raise ValueError("a topic is 1-60 characters")
     TOPICS[topic] = description
+    return topic
+
+
+def declare_topic_prefix(prefix: str, description: str) -> str:
+    """Declare a family of topics named at run time, e.g. ``portal:`` for ``portal:<id>:updates`` (one per
+    portal), and what they send. Each topic of the family stays at most 60 characters."""
+    if not prefix or len(prefix) > 40:
+        raise ValueError("a topic prefix is 1-40 characters")
+    TOPIC_PREFIXES[prefix] = description
+    return prefix
+
+
+def describe(topic: str) -> str:
+    """What a topic sends, in words for the unsubscribe page (the topic itself when nobody declared it)."""
+    if topic in TOPICS:
+        return TOPICS[topic]
+    for prefix, description in sorted(TOPIC_PREFIXES.items(), key=lambda p: -len(p[0])):
+        if topic.startswith(prefix):
+            return description
     return topic
 
 

@@ -25,7 +25,7 @@ def _page(request: Request, token: str, *, done: bool = False, status_code: int 
         "token": token,
         "valid": found is not None,
         "email": found[0] if found else "",
-        "topic": optout.TOPICS.get(found[1], found[1]) if found else "",
+        "topic": optout.describe(found[1]) if found else "",
         "done": done,
     }
     return render(request, "notify/unsubscribe.html", context, status_code=status_code if found else 400)

@@ -5,8 +5,9 @@ Other domains (portal, surveys, escalations) call this package, never the models
 - capture feedback from any channel: :func:`ingest` (one item, idempotent by source + external id) and
   :func:`ingest_many` (a batch, all or nothing);
 - triage: :func:`update_item`, :func:`bulk_change`, :func:`delete_item`;
-- evidence: :func:`link_feature` / :func:`unlink`, :func:`requesters` (who asked for a feature) and
-  :func:`demand_facts` (items, votes, accounts and ARR asking for each feature).
+- evidence: :func:`link_feature` / :func:`unlink`, :func:`ingest_linked` (ingest and link in bulk, for channels
+  that know the feature), :func:`items_by_external_id` (find what a channel filed), :func:`requesters` (who asked
+  for a feature) and :func:`demand_facts` (items, votes, accounts and ARR asking for each feature).
 
 Every write is audited and emits a ``feedback.*`` event after commit.
 """
@@ -23,7 +24,9 @@ from prodops.domains.feedback.service.items import (
     bulk_change,
     delete_item,
     ingest,
+    ingest_linked,
     ingest_many,
+    items_by_external_id,
     link_feature,
     move_links,
     requesters,
@@ -43,7 +46,9 @@ __all__ = [
     "delete_item",
     "demand_facts",
     "ingest",
+    "ingest_linked",
     "ingest_many",
+    "items_by_external_id",
     "link_feature",
     "loop",
     "move_links",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from prodops.domains.customers import service as customers
@@ -520,6 +520,92 @@ features.on_merge(move_links)
 # --- used by other use cases ----------------------------------------------------------------
 
 
+def ingest_linked(
+    session: Session,
+    actor: Actor,
+    items: Sequence[FeedbackIn],
+    feature_ids: Sequence[int],
+    *,
+    importance: str = "nice",
+) -> list[int]:
+    """Ingest items (as :func:`ingest_many`) and link item ``i`` to feature ``feature_ids[i]`` in the same
+    transaction, in a few statements per 500 items: how a channel that already knows the feature files its
+    evidence (portal ideas, votes and comments). An item already linked to its feature keeps its link; new items
+    become ``linked``. Returns the item ids in input order."""
+    if len(items) != len(feature_ids):
+        raise ValueError("one feature per item")
+    if importance not in IMPORTANCE:
+        raise ValidationFailed("importance", f"choose one of {', '.join(IMPORTANCE)}")
+    with transaction(session):
+        # Merges point every merged feature straight at its survivor, so one hop finds it.
+        facts = features.feature_facts().subquery("ff")
+        merged: dict[int, int | None] = {}
+        for chunk in _chunks(sorted(set(feature_ids))):
+            stmt = select(facts.c.feature_id, facts.c.merged_into_id).where(facts.c.feature_id.in_(chunk))
+            merged.update((fid, into) for fid, into in session.execute(stmt))
+        missing = sorted(set(feature_ids) - set(merged))
+        if missing:
+            raise ValidationFailed("feature_id", f"there is no feature {missing[0]}")
+        survivors = {fid: into or fid for fid, into in merged.items()}
+        ids = ingest_many(session, actor, items).ids
+        pairs = [(item_id, survivors[fid]) for item_id, fid in zip(ids, feature_ids, strict=True)]
+        existing: set[tuple[int, int]] = set()
+        for chunk in _chunks(ids):
+            stmt = select(FeedbackLink.item_id, FeedbackLink.feature_id).where(FeedbackLink.item_id.in_(chunk))
+            existing.update((item_id, feature_id) for item_id, feature_id in session.execute(stmt))
+        now = utcnow()
+        new = [p for p in dict.fromkeys(pairs) if p not in existing]
+        for chunk in _chunks(new):
+            session.execute(
+                insert(FeedbackLink),
+                [
+                    {
+                        "item_id": item_id,
+                        "feature_id": feature_id,
+                        "importance": importance,
+                        "highlight": "",
+                        "created_by_id": actor.user_id,
+                        "created_at": now,
+                    }
+                    for item_id, feature_id in chunk
+                ],
+            )
+            session.execute(
+                update(FeedbackItem)
+                .where(FeedbackItem.id.in_([i for i, _ in chunk]), FeedbackItem.status.in_(("new", "triaged")))
+                .values(status="linked")
+                .execution_options(synchronize_session=False)
+            )
+            audit.record_many(
+                session,
+                actor,
+                entity_type="feedback",
+                action="link",
+                entries=((item_id, "", {"feature_id": [None, feature_id]}) for item_id, feature_id in chunk),
+                at=now,
+            )
+        if len(new) == 1:
+            events.emit(
+                session,
+                ITEM_LINKED,
+                {"item_id": new[0][0], "feature_id": new[0][1], "importance": importance},
+            )
+    session.expire_all()
+    return ids
+
+
+def items_by_external_id(session: Session, source: str, external_ids: Iterable[str]) -> dict[str, int]:
+    """``{external id: item id}`` of the items of ``source`` with these external ids (a channel finds the feedback
+    it filed, e.g. to withdraw a vote)."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(external_ids))):
+        stmt = select(FeedbackItem.external_id, FeedbackItem.id).where(
+            FeedbackItem.source == source, FeedbackItem.external_id.in_(chunk)
+        )
+        found.update((ext or "", item_id) for ext, item_id in session.execute(stmt))
+    return found
+
+
 def requesters(session: Session, feature_id: int) -> list[int]:
     """The ids of the people whose feedback is linked to a feature."""
     stmt = (
@@ -541,7 +627,9 @@ __all__ = [
     "bulk_change",
     "delete_item",
     "ingest",
+    "ingest_linked",
     "ingest_many",
+    "items_by_external_id",
     "link_feature",
     "move_links",
     "requesters",

@@ -1,0 +1,1 @@
+"""Portal reads (never commit): public pages in :mod:`.public`."""
