@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from prodops.domains.analytics.service import datasets
-from prodops.domains.analytics.service import insights
+from prodops.domains.analytics.service import datasets, insights
 from prodops.domains.surveys import service as surveys
 from prodops.domains.surveys.schemas import ResponseIn
 from prodops.platform.db import session_scope
