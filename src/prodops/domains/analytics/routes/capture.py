@@ -183,11 +183,20 @@ _NO_FLAGS = {
 }
 
 
-@router.api_route("/decide/", methods=["GET", "POST"], summary="PostHog settings and feature flags (none)")
-@router.api_route("/flags/", methods=["GET", "POST"], summary="PostHog feature flags (none)")
 async def posthog_no_flags() -> JSONResponse:
     return JSONResponse(_NO_FLAGS, headers=_CORS)
 
 
-for _path in ("/decide/", "/flags/"):
+for _path, _summary in (
+    ("/decide/", "PostHog settings and feature flags (none)"),
+    ("/flags/", "PostHog feature flags (none)"),
+):
+    for _method in ("GET", "POST"):
+        router.add_api_route(
+            _path,
+            posthog_no_flags,
+            methods=[_method],
+            summary=_summary,
+            operation_id=f"posthog_{_path.strip('/')}_{_method.lower()}",
+        )
     router.add_api_route(_path, _preflight, methods=["OPTIONS"], include_in_schema=False)
