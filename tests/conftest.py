@@ -195,3 +195,30 @@ def capture_events(pattern: str) -> Iterator[list[Any]]:
         yield seen
     finally:
         events._subscribers[pattern].remove(seen.append)
+
+
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) on a free port that the settings point at; yields its mailbox."""
+    from aiosmtpd.controller import Controller
+
+    from tests.platform.test_email import Mailbox, _free_port
+
+    box = Mailbox()
+    port = _free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings = get_settings()
+    for name, value in {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_tls": "none",
+        "smtp_username": "",
+        "smtp_timeout_seconds": 5.0,
+        "mail_from": "ProdOps <prodops@example.com>",
+    }.items():
+        monkeypatch.setattr(settings, name, value)
+    try:
+        yield box
+    finally:
+        controller.stop()

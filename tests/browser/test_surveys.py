@@ -38,10 +38,12 @@ def smtp(monkeypatch: pytest.MonkeyPatch, live_server: str) -> Iterator[Mailbox]
         "smtp_port": port,
         "smtp_tls": "none",
         "smtp_username": "",
-        "base_url": live_server,
         "workspace_name": "Acme Analytics",
     }.items():
         monkeypatch.setattr(settings, name, value)
+    # Straight into the instance's values: setting the attribute would also mark base_url as "set by the
+    # administrator" for the rest of the session, and the widget snippet honours that over the request's address.
+    monkeypatch.setitem(settings.__dict__, "base_url", live_server)
     try:
         yield box
     finally:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,28 +25,6 @@ from tests.feedback.conftest import ACTOR, make_item
 from tests.platform.test_email import Mailbox, _free_port
 
 RELEASE_NOTE = "**Dark mode** follows your system setting.\n\n<script>alert('x')</script>\n\n- Turn it on in Settings"
-
-
-@pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
-    box = Mailbox()
-    port = _free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings = get_settings()
-    for name, value in {
-        "smtp_host": "127.0.0.1",
-        "smtp_port": port,
-        "smtp_tls": "none",
-        "smtp_username": "",
-        "smtp_timeout_seconds": 5.0,
-        "mail_from": "ProdOps <prodops@example.com>",
-    }.items():
-        monkeypatch.setattr(settings, name, value)
-    try:
-        yield box
-    finally:
-        controller.stop()
 
 
 @dataclass

@@ -4,43 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
 
-import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session
 
 from prodops.domains.roadmap import jobs, service
 from prodops.domains.roadmap.schemas.goals import CheckInIn, GoalIn, KeyResultIn
 from prodops.domains.roadmap.service import reminders
-from prodops.platform.config import get_settings
 from prodops.platform.db import transaction, utcnow
 from prodops.platform.identity.models import User
 from tests.conftest import make_user
-from tests.platform.test_email import Mailbox, _free_port
+from tests.platform.test_email import Mailbox
 from tests.roadmap.conftest import ACTOR
-
-
-@pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
-    box = Mailbox()
-    port = _free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings = get_settings()
-    for name, value in {
-        "smtp_host": "127.0.0.1",
-        "smtp_port": port,
-        "smtp_tls": "none",
-        "smtp_username": "",
-        "smtp_timeout_seconds": 5.0,
-        "mail_from": "ProdOps <prodops@example.com>",
-    }.items():
-        monkeypatch.setattr(settings, name, value)
-    try:
-        yield box
-    finally:
-        controller.stop()
 
 
 def _quiet(box: Mailbox, seconds: float = 0.3) -> int:

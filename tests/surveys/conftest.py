@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session
 
 from prodops.domains.customers import service as customers
@@ -13,8 +9,6 @@ from prodops.domains.customers.schemas import AccountIn, PersonIn
 from prodops.domains.surveys import service
 from prodops.domains.surveys.schemas import SurveyIn, SurveyOut
 from prodops.platform.audit import Actor
-from prodops.platform.config import get_settings
-from tests.platform.test_email import Mailbox, _free_port
 
 ACTOR = Actor.system("test")
 
@@ -45,25 +39,3 @@ def make_person(session: Session, email: str, *, arr: float = 0, owner_id: int |
         session, ACTOR, PersonIn(email=email, name=email.split("@", maxsplit=1)[0].title())
     )
     return person.id, account.id
-
-
-@pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
-    box = Mailbox()
-    port = _free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings = get_settings()
-    for name, value in {
-        "smtp_host": "127.0.0.1",
-        "smtp_port": port,
-        "smtp_tls": "none",
-        "smtp_username": "",
-        "smtp_timeout_seconds": 5.0,
-        "mail_from": "ProdOps <prodops@example.com>",
-    }.items():
-        monkeypatch.setattr(settings, name, value)
-    try:
-        yield box
-    finally:
-        controller.stop()
