@@ -81,7 +81,7 @@ def test_the_demo_portal(session: Session, admin_client: Client) -> None:
 
     # The changelog seeder announces shipped demo ideas: the demo products follow the workspace lifecycle, so
     # their features' kinds come from it.
-    assert demo.seed_changelog(session, ctx).startswith("portal changelog: 4 published entries")
+    assert demo.seed_changelog(session, ctx).startswith("4 published entries")
     planned = session.scalar(
         select(Idea.title)
         .join(Feature, Feature.id == Idea.feature_id)
