@@ -10,13 +10,11 @@ import pytest
 from prodops.domains.roadmap import service
 from prodops.domains.roadmap.schemas.goals import CheckInIn, GoalIn, InitiativeIn, KeyResultIn, PlanUpdate
 from prodops.platform.db import session_scope
-from tests.browser.conftest import artifacts, browser, live_server, page
 from tests.browser.test_shell import sign_in
 from tests.conftest import make_user
 from tests.roadmap.conftest import ACTOR, make_feature
 
 pytestmark = pytest.mark.browser
-__all__ = ["artifacts", "browser", "live_server", "page"]  # the browser fixtures, shared
 
 
 def test_goal_check_in_and_feature_panel(page, live_server: str, artifacts: Path) -> None:  # type: ignore[no-untyped-def]
