@@ -347,7 +347,8 @@ def _demo_insights() -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
-@registry.demo_seeder("analytics insights", order=40)
+# After the feedback, portal and surveys seeders, so the datasets it loads hold their rows.
+@registry.demo_seeder("analytics insights", order=60)
 def seed_insights(session: Session, ctx: DemoContext) -> str:
     """Default metrics, saved insights and a dashboard over the demo events; the datasets loaded (idempotent)."""
     from prodops.domains.analytics.service import dashboards, datasets, metrics, saved
