@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,7 @@ os.environ.pop("PRODOPS_REDIS_URL", None)
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from prodops.domains.customers.queries import forget_facets  # noqa: E402
@@ -70,12 +72,21 @@ def _schema() -> Iterator[None]:
 def _truncate() -> None:
     engine = get_engine()
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                conn.execute(text(f'DELETE FROM "{name}"'))  # noqa: S608  # table names come from our metadata
+    for attempt in range(5):
+        try:
+            with engine.begin() as conn:
+                if engine.dialect.name == "postgresql":
+                    conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                else:
+                    for name in tables:
+                        conn.execute(text(f'DELETE FROM "{name}"'))  # noqa: S608  # table names come from our metadata
+            return
+        except OperationalError as exc:
+            # A live server's background work (after-commit e-mails, analysis jobs) may still hold a lock when a
+            # browser test ends; PostgreSQL then picks the TRUNCATE as a deadlock victim. Wait and clean again.
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 @pytest.fixture(autouse=True)
