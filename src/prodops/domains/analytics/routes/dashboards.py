@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -80,6 +80,9 @@ def _scope(
     refresh: int | None = None,
 ) -> Scope:
     return Scope(date_from, date_to, plan, segment, region, refresh)
+
+
+ScopeDep = Annotated[Scope, Depends(_scope)]
 
 
 def _tile_result(session: Session, dashboard: DashboardOut, tile: TileOut, scope: Scope) -> InsightResult:
@@ -226,14 +229,9 @@ def tile_partial(
     session: SessionDep,
     dashboard_id: int,
     tile_id: int,
-    date_from: QText = None,
-    date_to: QText = None,
-    plan: QText = None,
-    segment: QText = None,
-    region: QText = None,
+    scope: ScopeDep,
 ) -> Response:
     dashboard, tile = _tile(session, dashboard_id, tile_id)
-    scope = _scope(date_from, date_to, plan, segment, region)
     return render(
         request, "analytics/_tile.html", _tile_context(session, dashboard, tile, scope, f"{PAGES}/{dashboard_id}")
     )
@@ -261,14 +259,10 @@ def tile_png(
     session: SessionDep,
     dashboard_id: int,
     tile_id: int,
-    date_from: QText = None,
-    date_to: QText = None,
-    plan: QText = None,
-    segment: QText = None,
-    region: QText = None,
+    scope: ScopeDep,
 ) -> Response:
     dashboard, tile = _tile(session, dashboard_id, tile_id)
-    return _png(session, dashboard, tile, _scope(date_from, date_to, plan, segment, region))
+    return _png(session, dashboard, tile, scope)
 
 
 @router.get(PAGES + "/{dashboard_id:int}/tiles/{tile_id:int}.csv", dependencies=[VIEWER])
@@ -276,14 +270,10 @@ def tile_csv(
     session: SessionDep,
     dashboard_id: int,
     tile_id: int,
-    date_from: QText = None,
-    date_to: QText = None,
-    plan: QText = None,
-    segment: QText = None,
-    region: QText = None,
+    scope: ScopeDep,
 ) -> Response:
     dashboard, tile = _tile(session, dashboard_id, tile_id)
-    return _csv(session, dashboard, tile, _scope(date_from, date_to, plan, segment, region))
+    return _csv(session, dashboard, tile, scope)
 
 
 # --- changes ---------------------------------------------------------------------------------------------------
