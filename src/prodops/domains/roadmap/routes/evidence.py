@@ -92,7 +92,6 @@ def _context(session: Session, feature_id: int, errors: dict[str, str] | None = 
         "demand": demand,
         "goals": goals,
         "trends": _trends(session, [g.id for g in goals]),
-        "metrics_available": metrics.available(),
         "initiatives": initiative_queries.initiative_choices(session),
         "teams": list(team_names(session).items()),
         "units": UNIT_LABELS,

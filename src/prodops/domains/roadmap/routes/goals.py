@@ -246,7 +246,6 @@ def _kr_form_context(
         "kr": kr,
         "owners": owner_choices(session),
         "metrics": metrics.known_metrics(session),
-        "metrics_available": metrics.available(),
     }
 
 

@@ -18,11 +18,6 @@ from prodops.platform.errors import NotFound
 log = logging.getLogger(__name__)
 
 
-def available() -> bool:
-    """True when the analytics service offers metric values (it is part of every installation)."""
-    return True
-
-
 def current_value(session: Session, key: str) -> float | None:
     """The metric's value now (its measure over the interval that just ended); None when it is unknown or
     cannot be read."""
