@@ -10,7 +10,6 @@ the user out everywhere. Staff sessions are never read or written here.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +29,7 @@ from prodops.platform import audit
 from prodops.platform.config import get_settings
 from prodops.platform.db import transaction, utcnow
 from prodops.platform.errors import PermissionDenied, ValidationFailed
+from prodops.platform.identity import security
 from prodops.platform.notify.email import send_email_on_commit
 
 COOKIE = "prodops_portal"
@@ -165,8 +165,7 @@ def _refuse_blocked(user: PortalUser) -> None:
 # --- single-use e-mailed tokens ----------------------------------------------------------------
 
 
-def token_digest(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
+token_digest = security.token_digest  # the kernel's digest of opaque tokens
 
 
 def _new_token(

@@ -23,6 +23,7 @@ from prodops.platform.audit import Actor
 from prodops.platform.config import get_settings
 from prodops.platform.db import transaction, utcnow
 from prodops.platform.errors import NotFound, ValidationFailed
+from prodops.platform.identity import security
 from prodops.platform.identity.models import User
 from prodops.platform.org.models import Product, Team
 
@@ -37,8 +38,7 @@ def _token(link: ShareLink) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+_digest = security.token_digest  # the kernel's digest of opaque tokens
 
 
 def link_path(link: ShareLink) -> str:

@@ -16,6 +16,7 @@ from prodops.domains.surveys.schemas import QuestionIn, QuestionOut, SurveyOut
 from prodops.platform import events
 from prodops.platform.config import get_settings
 from prodops.platform.errors import NotFound
+from prodops.platform.identity import security
 from prodops.platform.notify import optout
 
 SURVEY_CREATED = events.declare("surveys.survey.created", "A survey was created.")
@@ -122,8 +123,7 @@ def token_for(nonce: str) -> str:
     return TOKEN_PREFIX + base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+token_hash = security.token_digest  # the kernel's digest of opaque tokens
 
 
 def new_public_key() -> str:
