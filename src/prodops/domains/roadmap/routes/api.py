@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from prodops.domains.roadmap import service
 from prodops.domains.roadmap.models import KeyResult
 from prodops.domains.roadmap.queries import alignment
 from prodops.domains.roadmap.queries import goals as queries
 from prodops.domains.roadmap.queries import initiatives as initiative_queries
+from prodops.domains.roadmap.routes.goals import live_goal
 from prodops.domains.roadmap.schemas.goals import (
     AlignmentFilters,
     AlignmentReport,
@@ -81,11 +81,6 @@ def api_goal_create(session: SessionDep, user: MemberUser, data: GoalIn) -> Goal
     return service.create_goal(session, actor_for(user), data)
 
 
-def _live_goal(session: SessionDep, goal_id: int) -> GoalDetail:
-    values, unavailable = service.live_values(session, session.scalars(select(KeyResult)))
-    return queries.get_goal(session, goal_id, live=values, unavailable=unavailable)
-
-
 @api.get(
     "/goals/{goal_id}",
     response_model=GoalDetail,
@@ -93,7 +88,7 @@ def _live_goal(session: SessionDep, goal_id: int) -> GoalDetail:
     summary="One goal with key results (metric values live), sub-goals and initiatives",
 )
 def api_goal(session: SessionDep, goal_id: int) -> GoalDetail:
-    return _live_goal(session, goal_id)
+    return live_goal(session, goal_id)
 
 
 @api.patch("/goals/{goal_id}", response_model=GoalDetail, summary="Change a goal (only the fields sent)")
@@ -126,7 +121,7 @@ def api_goal_progress(
     "/goals/{goal_id}/key-results", response_model=KeyResultList, dependencies=[VIEWER], summary="A goal's key results"
 )
 def api_key_results(session: SessionDep, goal_id: int) -> KeyResultList:
-    items = _live_goal(session, goal_id).key_results
+    items = live_goal(session, goal_id).key_results
     return KeyResultList(items=items, total=len(items))
 
 

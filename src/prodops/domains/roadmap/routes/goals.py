@@ -203,8 +203,9 @@ def goal_delete(request: Request, session: SessionDep, user: MemberUser, goal_id
 
 
 def live_goal(session: Session, goal_id: int) -> GoalDetail:
-    """The goal with its metric key results' live values (unavailable sources keep their last snapshot)."""
-    krs = list(session.scalars(select(KeyResult)))
+    """The goal with its metric key results' live values (unavailable sources keep their last snapshot). Every
+    metric key result is read, since progress rolls up from child goals; each metric once."""
+    krs = session.scalars(select(KeyResult).where(KeyResult.source == "metric"))
     values, unavailable = service.live_values(session, krs)
     return queries.get_goal(session, goal_id, live=values, unavailable=unavailable)
 

@@ -27,10 +27,13 @@ def live_values(session: Session, krs: Iterable[KeyResult]) -> tuple[dict[int, f
     (those keep their last snapshot)."""
     values: dict[int, float | None] = {}
     unavailable: set[int] = set()
+    by_key: dict[str, float | None] = {}  # key results sharing a metric read it once
     for kr in krs:
         if kr.source != "metric" or not kr.metric_key:
             continue
-        value = metrics.current_value(session, kr.metric_key)
+        if kr.metric_key not in by_key:
+            by_key[kr.metric_key] = metrics.current_value(session, kr.metric_key)
+        value = by_key[kr.metric_key]
         if value is None:
             unavailable.add(kr.id)
         else:
